@@ -1,0 +1,123 @@
+"""Command line of the grader: ``python -m grader <command>``.
+
+  release   [ASSIGNMENT ...]         student versions of the assignments (all by default)
+  autograde ASSIGNMENT [SUBMISSIONS] grade a folder in nbgrader's layout or an LMS .zip
+  feedback  ASSIGNMENT               HTML feedback without hidden tests
+  export    [--output FILE]          every grade to CSV
+
+Each wraps nbgrader, configured by ``grader/nbgrader_config.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from grader.course import GradingError, check_assignment, course_environment, course_root, load_config
+
+
+def _api():
+    from nbgrader.apps import NbGraderAPI
+
+    return NbGraderAPI(config=load_config())
+
+
+def cmd_release(args) -> None:
+    from grader.release import release_all
+
+    names = [check_assignment(n) for n in args.assignments] or None
+    copy_to = pathlib.Path(args.copy_to) if args.copy_to else None
+    for path in release_all(_api(), names, copy_to):
+        print(f"released {path}")
+
+
+def cmd_autograde(args) -> None:
+    from grader import submissions
+    from grader.autograde import autograde_batch
+
+    assignment = check_assignment(args.assignment)
+    api = _api()
+    root = course_root(api.config)
+    submitted = root / "submitted"
+    if not (root / "release" / assignment).exists():
+        from grader.release import release_all
+
+        release_all(api, [assignment])  # the gradebook needs the assignment's cells
+    if args.submissions:
+        source = pathlib.Path(args.submissions)
+        if source.suffix.lower() == ".zip":
+            imported = submissions.import_zip(source, assignment, submitted, args.student_pattern)
+        else:
+            imported = submissions.import_folder(source, assignment, submitted)
+        for item in imported:
+            print(f"imported {item.student}: {item.source}" + (f" ({item.note})" if item.note else ""))
+    students = [item.student for item in imported] if args.submissions else None
+    outcomes = autograde_batch(api, assignment, students, force=args.force,
+                               progress=not args.no_progress)
+    if not outcomes:
+        raise GradingError(f"no submissions of {assignment} in {submitted}")
+    width = max(len(o.student_id) for o in outcomes)
+    for o in outcomes:
+        print(f"{o.student_id:<{width}}  {o.score:6.2f} / {o.max_score:g}  {o.status:8s} {o.reason}")
+    print(f"report: {root / 'reports' / (assignment + '.csv')}")
+
+
+def cmd_feedback(args) -> None:
+    from grader.feedback import generate_feedback
+
+    for path in generate_feedback(_api(), check_assignment(args.assignment), args.student or None):
+        print(f"feedback {path}")
+
+
+def cmd_export(args) -> None:
+    from grader.export import export_grades
+
+    api = _api()
+    output = pathlib.Path(args.output or course_root(api.config) / "grades.csv")
+    count = export_grades(api, output)
+    print(f"wrote {count} rows to {output}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course-dir", help="course data folder (default grader/course)")
+    parser.add_argument("--db-url", help="SQLAlchemy URL of the gradebook (default SQLite)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="generate the student versions")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--copy-to", help="also copy the student notebooks into this folder")
+    p.set_defaults(run=cmd_release)
+
+    p = sub.add_parser("autograde", help="grade a batch of submissions")
+    p.add_argument("assignment")
+    p.add_argument("submissions", nargs="?",
+                   help="folder <student>/<assignment>/*.ipynb or an LMS .zip (default: "
+                        "what is already in the course's submitted/ folder)")
+    p.add_argument("--student-pattern", help="regex with a (?P<student>...) group, for zips")
+    p.add_argument("--force", action="store_true", help="regrade students already graded")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_autograde)
+
+    p = sub.add_parser("feedback", help="HTML feedback for graded students")
+    p.add_argument("assignment")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.set_defaults(run=cmd_feedback)
+
+    p = sub.add_parser("export", help="all grades to CSV")
+    p.add_argument("--output", help="CSV path (default <course>/grades.csv)")
+    p.set_defaults(run=cmd_export)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with course_environment(args.course_dir, args.db_url):
+            args.run(args)
+    except GradingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

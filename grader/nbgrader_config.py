@@ -1,0 +1,43 @@
+"""nbgrader configuration of the course: the one place where grading settings live.
+
+Plain nbgrader commands work from this folder (``cd grader && nbgrader generate_assignment
+activations``); ``python -m grader`` loads this same file. Course data (releases,
+submissions, the gradebook) lives in ``grader/course/``, which git ignores.
+
+Environment overrides, for deployments and tests:
+  COURSE_ROOT    another course data folder
+  COURSE_DB_URL  any SQLAlchemy URL for the gradebook (default: SQLite in the course folder)
+  COURSE_CELL_TIMEOUT  seconds a cell may run while grading (default 60)
+"""
+
+import os
+
+_here = os.path.dirname(os.path.abspath(__file__))
+_root = os.path.abspath(os.environ.get("COURSE_ROOT") or os.path.join(_here, "course"))
+
+os.makedirs(_root, exist_ok=True)  # nbgrader resolves "<root>/../solutions" through it
+
+c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.course_id = "training-deep-nets"
+c.CourseDirectory.root = _root
+# Source notebooks stay in the repository's solutions/ folder.
+c.CourseDirectory.source_directory = os.path.relpath(os.path.join(_here, "..", "solutions"), _root)
+c.CourseDirectory.db_url = os.environ.get(
+    "COURSE_DB_URL", "sqlite:///" + os.path.join(_root, "gradebook.db")
+)
+
+# Grading: each cell may run this many seconds before it is interrupted and scores 0.
+c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", 60))
+c.Execute.interrupt_on_timeout = True
+
+# Release: only the notebooks, without outputs, hidden tests or solutions.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback: grades and messages, never the hidden tests' code (see grader/redact.py).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "grader.redact.RedactHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
