@@ -30,14 +30,26 @@ c.CourseDirectory.db_url = os.environ.get(
 # Grading: each cell may run this many seconds before it is interrupted and scores 0.
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", 60))
 c.Execute.interrupt_on_timeout = True
+# nbgrader's autograding steps, plus one: a warning on stderr does not fail a test cell
+# (grader/preprocessors.py); only an error does.
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute",
+    "grader.preprocessors.WarningsAreNotFailures",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # Release: only the notebooks, without outputs, hidden tests or solutions.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Feedback: grades and messages, never the hidden tests' code (see grader/redact.py).
+# Feedback: grades and messages, never the hidden tests' code (see grader/preprocessors.py).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "grader.redact.RedactHiddenTests",
+    "grader.preprocessors.RedactHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
