@@ -119,6 +119,11 @@ def solution_text(source: str) -> str:
     return _SOLUTION_REGION.sub(lambda m: m.group("body"), source)
 
 
+def solution_stub(source: str) -> str:
+    """The cell with every solution region removed (what remains is shown to students)."""
+    return _SOLUTION_REGION.sub("", source)
+
+
 def with_answers(source_nb, answers: dict[str, str] | None = None) -> nbformat.NotebookNode:
     """A completed submission built from the source notebook.
 

@@ -1,0 +1,66 @@
+"""The book builds with every chapter executed, and shows no solution or hidden test.
+
+Runs the README's own command (``make book``), so the test checks what readers get. The
+execution cache makes a second build fast.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+
+import pytest
+import yaml
+
+from secrets_check import leaks, secret_lines
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for entry in toc.get("chapters", []):
+        pages.append(entry["file"])
+        pages += [section["file"] for section in entry.get("sections", [])]
+    return pages
+
+
+@pytest.fixture(scope="module")
+def built_book():
+    result = subprocess.run(["make", "book"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, (
+        "make book failed (a cell error or a Sphinx warning fails the build):\n"
+        + result.stdout[-4000:] + result.stderr[-4000:]
+    )
+    return HTML
+
+
+def test_every_page_of_the_toc_is_built(built_book):
+    for page in toc_pages():
+        assert (built_book / f"{page}.html").exists(), f"{page} was not built"
+
+
+def test_chapters_show_figures_and_link_their_assignment(built_book):
+    for page in toc_pages()[1:]:
+        html = (built_book / f"{page}.html").read_text()
+        name = pathlib.Path(page).name
+        assert html.count("<figure") >= 4 or page != f"book/{name}" or "_" in name, \
+            f"{page}: a chapter needs at least four captioned figures"
+        if (ROOT / "solutions" / name).is_dir():
+            assert f"{name}.ipynb" in html, f"{page}: no link to the student notebook"
+
+
+def test_no_cell_printed_a_traceback(built_book):
+    for page in toc_pages():
+        html = (built_book / f"{page}.html").read_text()
+        assert "Traceback (most recent call last)" not in html, f"{page} shows a traceback"
+
+
+def test_built_book_contains_no_solution_or_hidden_test(built_book):
+    secrets = secret_lines()
+    for path in built_book.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".ipynb", ".md", ".txt", ".js", ".json"}:
+            found = leaks(path.read_text(errors="ignore"), secrets)
+            assert not found, f"{path.relative_to(built_book)} leaks {found[:3]}"
