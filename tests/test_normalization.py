@@ -1,0 +1,311 @@
+"""The normalization reference implementations against PyTorch: values, autograd gradients
+and running statistics (several steps of nn.BatchNorm1d/2d/3d)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nn_reference import normalization as nz
+from oracle import DTYPES, assert_matches, random_inputs, torch_tensor
+
+DTYPE_IDS = lambda d: np.dtype(d).name  # noqa: E731
+
+#: Gradients and statistics are sums over many elements: allow for summation order.
+SUM_TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-11)}
+
+BN_SHAPES = [(8, 3), (1, 4, 5), (5, 3, 7), (4, 3, 5, 6), (2, 2, 3, 4, 5)]
+
+
+def _params(c, dtype, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(0.5, 1.5, c).astype(dtype), rng.normal(0, 0.5, c).astype(dtype))
+
+
+def _torch_grads(fn, x, weight, bias, grad_output):
+    tx = torch_tensor(x, requires_grad=True)
+    tw = None if weight is None else torch_tensor(weight, requires_grad=True)
+    tb = None if bias is None else torch_tensor(bias, requires_grad=True)
+    y = fn(tx, tw, tb)
+    y.backward(torch_tensor(grad_output))
+    return y, tx.grad, None if tw is None else tw.grad, None if tb is None else tb.grad
+
+
+# --------------------------------------------------------------------------- batch norm
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape", BN_SHAPES, ids=str)
+def test_batch_norm_training_forward_backward_and_running_stats(shape, dtype):
+    c = shape[1]
+    x = random_inputs(shape, dtype, seed=1, scale=3.0) + dtype(2.0)
+    weight, bias = _params(c, dtype, seed=2)
+    rm = np.linspace(-0.5, 0.5, c).astype(dtype)
+    rv = np.linspace(0.5, 2.0, c).astype(dtype)
+    g = random_inputs(shape, dtype, seed=3)
+    before = [a.copy() for a in (x, weight, bias, rm, rv)]
+
+    t_rm, t_rv = torch_tensor(rm), torch_tensor(rv)
+    y, gx, gw, gb = _torch_grads(
+        lambda t, w, b: F.batch_norm(t, t_rm, t_rv, w, b, training=True, momentum=0.1, eps=1e-5),
+        x, weight, bias, g)
+
+    out, new_rm, new_rv, cache = nz.batch_norm_forward(x, rm, rv, weight, bias, training=True)
+    grad_x, grad_w, grad_b = nz.batch_norm_backward(g, cache)
+    assert_matches(out, y, what=f"batch norm forward {shape}")
+    assert_matches(new_rm, t_rm, what="running mean")
+    assert_matches(new_rv, t_rv, what="running var (unbiased)")
+    assert_matches(grad_x, gx, what="batch norm grad_input", **SUM_TOL[dtype])
+    assert_matches(grad_w, gw, what="batch norm grad_weight", **SUM_TOL[dtype])
+    assert_matches(grad_b, gb, what="batch norm grad_bias", **SUM_TOL[dtype])
+    for a, b in zip((x, weight, bias, rm, rv), before):
+        np.testing.assert_array_equal(a, b, err_msg="batch norm modified an input")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape", BN_SHAPES, ids=str)
+def test_batch_norm_inference_uses_running_stats_and_constant_stat_gradient(shape, dtype):
+    c = shape[1]
+    x = random_inputs(shape, dtype, seed=4, scale=2.0)
+    weight, bias = _params(c, dtype, seed=5)
+    rm = np.linspace(-1, 1, c).astype(dtype)
+    rv = np.linspace(0.25, 3.0, c).astype(dtype)
+    g = random_inputs(shape, dtype, seed=6)
+    y, gx, gw, gb = _torch_grads(
+        lambda t, w, b: F.batch_norm(t, torch_tensor(rm), torch_tensor(rv), w, b, training=False),
+        x, weight, bias, g)
+    out, new_rm, new_rv, cache = nz.batch_norm_forward(x, rm, rv, weight, bias, training=False)
+    grads = nz.batch_norm_backward(g, cache)
+    assert_matches(out, y, what="eval forward")
+    np.testing.assert_array_equal(new_rm, rm)  # inference never updates
+    np.testing.assert_array_equal(new_rv, rv)
+    for ours, theirs, what in zip(grads, (gx, gw, gb), ("grad_input", "grad_weight", "grad_bias")):
+        assert_matches(ours, theirs, what=f"eval {what}", **SUM_TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("module,shape", [
+    (torch.nn.BatchNorm1d, (16, 4)), (torch.nn.BatchNorm1d, (6, 4, 9)),
+    (torch.nn.BatchNorm2d, (5, 3, 4, 4)), (torch.nn.BatchNorm3d, (2, 3, 2, 3, 4)),
+], ids=lambda v: getattr(v, "__name__", str(v)))
+def test_running_stats_match_nn_modules_after_several_steps(module, shape, dtype):
+    """Five training steps of the nn.Module, then eval(): the buffers and the eval output agree."""
+    c = shape[1]
+    layer = module(c, momentum=0.1).to(torch.float64 if dtype == np.float64 else torch.float32)
+    rm, rv = np.zeros(c, dtype), np.ones(c, dtype)
+    with torch.no_grad():
+        for step in range(5):
+            x = random_inputs(shape, dtype, seed=10 + step, scale=1.0 + step) + dtype(step)
+            expected = layer.train()(torch_tensor(x))
+            out, rm, rv, _ = nz.batch_norm_forward(x, rm, rv, training=True)
+            assert_matches(out, expected, what=f"train output, step {step}")
+        assert_matches(rm, layer.running_mean, what="running_mean after 5 steps")
+        assert_matches(rv, layer.running_var, what="running_var after 5 steps")
+        x = random_inputs(shape, dtype, seed=99)
+        w = layer.weight.detach().numpy()
+        b = layer.bias.detach().numpy()
+        out, *_ = nz.batch_norm_forward(x, rm, rv, w, b, training=False)
+        assert_matches(out, layer.eval()(torch_tensor(x)), what="eval output")
+
+
+def test_update_running_stats_alone_matches_torch():
+    x = random_inputs((7, 3, 2, 2), np.float64, seed=20)
+    rm, rv = np.array([0.3, -0.2, 1.0]), np.array([1.5, 0.7, 2.0])
+    t_rm, t_rv = torch_tensor(rm), torch_tensor(rv)
+    F.batch_norm(torch_tensor(x), t_rm, t_rv, training=True, momentum=0.25)
+    mean, var = nz.update_running_stats(rm, rv, x, momentum=0.25)
+    assert_matches(mean, t_rm, what="running mean, momentum 0.25")
+    assert_matches(var, t_rv, what="running var, momentum 0.25")
+
+
+def test_plausible_running_stat_mistakes_would_fail():
+    """The negative side: biased variance, momentum on the wrong term, wrong axes."""
+    x = random_inputs((4, 3, 5, 5), np.float64, seed=21, scale=2.0)
+    rm, rv = np.zeros(3), np.ones(3)
+    t_rm, t_rv = torch_tensor(rm), torch_tensor(rv)
+    F.batch_norm(torch_tensor(x), t_rm, t_rv, training=True)
+    want_mean, want_var = t_rm.numpy(), t_rv.numpy()
+    biased = 0.9 * rv + 0.1 * x.var(axis=(0, 2, 3))
+    swapped = 0.1 * rm + 0.9 * x.mean(axis=(0, 2, 3))
+    assert not np.allclose(biased, want_var, rtol=1e-6)
+    assert not np.allclose(swapped, want_mean, rtol=1e-6)
+    # statistics over the batch axis only differ for the variance (the mean is the same)
+    var_batch_axis_only = 0.9 * rv + 0.1 * x.var(axis=0, ddof=1).mean(axis=(1, 2))
+    assert not np.allclose(var_batch_axis_only, want_var, rtol=1e-6)
+    # statistics per sample (over C, H, W) instead of per channel: wrong shape altogether
+    assert x.mean(axis=(1, 2, 3)).shape != want_mean.shape
+
+
+def test_plausible_forward_and_backward_mistakes_would_fail():
+    x = random_inputs((6, 3, 2, 2), np.float64, seed=22, scale=0.01)  # tiny variance: eps matters
+    y = F.batch_norm(torch_tensor(x), None, None, training=True, eps=1e-3).numpy()
+    mu, var = x.mean(axis=(0, 2, 3), keepdims=True), x.var(axis=(0, 2, 3), keepdims=True)
+    eps_outside = (x - mu) / (np.sqrt(var) + 1e-3)
+    assert np.abs(eps_outside - y).max() > 1e-2
+    # backward without the mean and variance paths: only g / sigma
+    g = random_inputs(x.shape, np.float64, seed=23)
+    tx = torch_tensor(x, requires_grad=True)
+    F.batch_norm(tx, None, None, training=True).backward(torch_tensor(g))
+    naive = g / np.sqrt(var + 1e-5)
+    assert np.abs(naive - tx.grad.numpy()).max() > 1e-1 * np.abs(naive).max()
+    _, cache = nz.batch_norm_forward(x, training=True)[::3]
+    assert_matches(nz.batch_norm_backward(g, cache)[0], tx.grad, **SUM_TOL[np.float64])
+
+
+def test_batch_norm_without_affine_and_without_running_stats():
+    x = random_inputs((5, 4), np.float32, seed=24)
+    out, rm, rv, cache = nz.batch_norm_forward(x, training=True)
+    assert rm is None and rv is None
+    assert_matches(out, F.batch_norm(torch_tensor(x), None, None, training=True))
+    grad_x, grad_w, grad_b = nz.batch_norm_backward(np.ones_like(x), cache)
+    assert grad_w is None and grad_b.shape == (4,)
+    assert_matches(grad_x, np.zeros_like(x), atol=1e-6)  # a sum of normalized values is constant
+
+
+def test_batch_norm_rejects_one_value_per_channel_in_training():
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        nz.batch_norm_forward(np.ones((1, 3)), np.zeros(3), np.ones(3), training=True)
+    with pytest.raises(ValueError):
+        F.batch_norm(torch.ones(1, 3), torch.zeros(3), torch.ones(3), training=True)
+    # in inference mode a single example is fine
+    out, *_ = nz.batch_norm_forward(np.ones((1, 3)), np.zeros(3), np.ones(3), training=False)
+    assert out.shape == (1, 3)
+
+
+def test_constant_channel_and_large_magnitudes():
+    x = np.full((4, 2, 3), 7.0)
+    x[:, 1] = random_inputs((4, 3), np.float64, seed=25, scale=1e4)
+    out, *_ = nz.batch_norm_forward(x, training=True)
+    assert_matches(out, F.batch_norm(torch_tensor(x), None, None, training=True))
+    np.testing.assert_array_equal(out[:, 0], 0.0)  # a constant channel maps to beta = 0
+
+
+def test_int_input_is_promoted_and_running_stats_keep_their_dtype():
+    out, rm, rv, _ = nz.batch_norm_forward(np.arange(12).reshape(4, 3), np.zeros(3, np.float32),
+                                           np.ones(3, np.float32), training=True)
+    assert out.dtype == np.float64 and rm.dtype == np.float32 and rv.dtype == np.float32
+
+
+# --------------------------------------------------------------------------- layer norm
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape,normalized_shape", [
+    ((4, 10), (10,)), ((1, 6), (6,)), ((3, 5, 8), (8,)), ((2, 3, 4, 5), (4, 5)), ((2, 3, 4, 5), (3, 4, 5)),
+], ids=str)
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+def test_layer_norm_matches_torch(shape, normalized_shape, affine, dtype):
+    rng = np.random.default_rng(30)
+    x = random_inputs(shape, dtype, seed=31, scale=4.0)
+    weight = rng.uniform(0.5, 1.5, normalized_shape).astype(dtype) if affine else None
+    bias = rng.normal(0, 1, normalized_shape).astype(dtype) if affine else None
+    g = random_inputs(shape, dtype, seed=32)
+    y, gx, gw, gb = _torch_grads(lambda t, w, b: F.layer_norm(t, normalized_shape, w, b), x, weight, bias, g)
+    out, cache = nz.layer_norm_forward(x, normalized_shape, weight, bias)
+    grad_x, grad_w, grad_b = nz.layer_norm_backward(g, cache)
+    assert_matches(out, y, what="layer norm forward")
+    assert_matches(grad_x, gx, what="layer norm grad_input", **SUM_TOL[dtype])
+    if affine:
+        assert_matches(grad_w, gw, what="layer norm grad_weight", **SUM_TOL[dtype])
+        assert_matches(grad_b, gb, what="layer norm grad_bias", **SUM_TOL[dtype])
+
+
+def test_layer_norm_accepts_an_int_and_rejects_a_mismatch():
+    x = random_inputs((3, 7), np.float64, seed=33)
+    out, _ = nz.layer_norm_forward(x, 7)
+    assert_matches(out, F.layer_norm(torch_tensor(x), (7,)))
+    with pytest.raises(ValueError, match="normalized_shape"):
+        nz.layer_norm_forward(x, (5,))
+
+
+def test_layer_norm_uses_the_biased_variance():
+    x = random_inputs((2, 5), np.float64, seed=34)
+    unbiased = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, ddof=1, keepdims=True) + 1e-5)
+    expected = F.layer_norm(torch_tensor(x), (5,)).numpy()
+    assert not np.allclose(unbiased, expected, rtol=1e-3)
+    assert_matches(nz.layer_norm_forward(x, 5)[0], expected)
+
+
+# --------------------------------------------------------------------------- group and instance norm
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape,groups", [
+    ((4, 6, 5, 5), 3), ((1, 6, 4, 4), 2), ((2, 4, 3, 3), 1), ((2, 4, 3, 3), 4), ((3, 8, 7), 4), ((5, 12), 3),
+    ((2, 4, 2, 3, 2), 2),
+], ids=str)
+def test_group_norm_matches_torch(shape, groups, dtype):
+    c = shape[1]
+    x = random_inputs(shape, dtype, seed=40, scale=3.0) + dtype(1.0)
+    weight, bias = _params(c, dtype, seed=41)
+    g = random_inputs(shape, dtype, seed=42)
+    y, gx, gw, gb = _torch_grads(lambda t, w, b: F.group_norm(t, groups, w, b), x, weight, bias, g)
+    out, cache = nz.group_norm_forward(x, groups, weight, bias)
+    grad_x, grad_w, grad_b = nz.group_norm_backward(g, cache)
+    assert_matches(out, y, what=f"group norm forward {shape}, G={groups}")
+    assert_matches(grad_x, gx, what="group norm grad_input", **SUM_TOL[dtype])
+    assert_matches(grad_w, gw, what="group norm grad_weight", **SUM_TOL[dtype])
+    assert_matches(grad_b, gb, what="group norm grad_bias", **SUM_TOL[dtype])
+
+
+def test_group_norm_rejects_indivisible_channels():
+    with pytest.raises(ValueError, match="groups"):
+        nz.group_norm_forward(np.ones((2, 6, 3)), 4)
+
+
+def test_group_norm_with_wrong_group_layout_would_fail():
+    """Groups are *consecutive* channels; interleaving them (c % G) is a plausible mistake."""
+    x = random_inputs((2, 6, 3, 3), np.float64, seed=43) * np.arange(1, 7).reshape(1, 6, 1, 1)
+    expected = F.group_norm(torch_tensor(x), 2).numpy()
+    interleaved = x.reshape(2, 3, 2, 3, 3).transpose(0, 2, 1, 3, 4).reshape(2, 2, -1)
+    xh = (interleaved - interleaved.mean(-1, keepdims=True)) / np.sqrt(interleaved.var(-1, keepdims=True) + 1e-5)
+    wrong = xh.reshape(2, 2, 3, 3, 3).transpose(0, 2, 1, 3, 4).reshape(x.shape)
+    assert np.abs(wrong - expected).max() > 1e-2
+    assert_matches(nz.group_norm_forward(x, 2)[0], expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape", [(3, 4, 6), (2, 3, 5, 5), (1, 2, 4, 4), (2, 2, 2, 3, 3)], ids=str)
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+def test_instance_norm_matches_torch(shape, affine, dtype):
+    c = shape[1]
+    x = random_inputs(shape, dtype, seed=50, scale=2.0)
+    weight, bias = _params(c, dtype, seed=51) if affine else (None, None)
+    g = random_inputs(shape, dtype, seed=52)
+    y, gx, gw, gb = _torch_grads(lambda t, w, b: F.instance_norm(t, weight=w, bias=b), x, weight, bias, g)
+    out, cache = nz.instance_norm_forward(x, weight, bias)
+    grad_x, grad_w, grad_b = nz.instance_norm_backward(g, cache)
+    assert_matches(out, y, what="instance norm forward")
+    assert_matches(grad_x, gx, what="instance norm grad_input", **SUM_TOL[dtype])
+    if affine:
+        assert_matches(grad_w, gw, what="instance norm grad_weight", **SUM_TOL[dtype])
+        assert_matches(grad_b, gb, what="instance norm grad_bias", **SUM_TOL[dtype])
+
+
+def test_instance_norm_module_defaults_agree():
+    x = random_inputs((2, 3, 4, 4), np.float32, seed=53)
+    module = torch.nn.InstanceNorm2d(3)  # affine=False, track_running_stats=False
+    assert_matches(nz.instance_norm_forward(x)[0], module(torch_tensor(x)))
+    with pytest.raises(ValueError):
+        nz.instance_norm_forward(np.ones((2, 3)))
+
+
+# --------------------------------------------------------------------------- deployment
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_fused_batch_norm_equals_linear_then_eval_batch_norm(dtype):
+    torch.manual_seed(0)
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4)).to(tdtype)
+    with torch.no_grad():
+        for seed in range(3):
+            model.train()(torch_tensor(random_inputs((16, 5), dtype, seed=seed, scale=2.0)))
+        model[1].weight.uniform_(0.5, 2.0)
+        model[1].bias.uniform_(-1, 1)
+        x = random_inputs((6, 5), dtype, seed=60)
+        expected = model.eval()(torch_tensor(x)).numpy()
+    lin, bn = model
+    w, b = nz.fuse_batch_norm(lin.weight.detach().numpy(), lin.bias.detach().numpy(),
+                              bn.running_mean.numpy(), bn.running_var.numpy(),
+                              bn.weight.detach().numpy(), bn.bias.detach().numpy(), bn.eps)
+    assert w.dtype == dtype and b.dtype == dtype
+    assert_matches(x @ w.T + b, expected, what="fused layer", **SUM_TOL[dtype])
