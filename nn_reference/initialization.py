@@ -1,0 +1,196 @@
+"""Weight initialization schemes, in NumPy, with the names and defaults of ``torch.nn.init``.
+
+PyTorch's initializers fill a tensor in place (``kaiming_normal_(w)``); ours take the weight's
+*shape* and return a new array, so nothing is ever modified. Weights follow PyTorch's layout:
+a linear layer's weight has shape ``(out_features, in_features)`` and a convolution's
+``(out_channels, in_channels, *kernel_size)``.
+
+Every random initializer takes an explicit ``numpy.random.Generator`` (``rng``) and a
+``dtype`` (float32 by default, like PyTorch). Random samples cannot equal PyTorch's bit for bit;
+the tests compare the deterministic parts exactly (fans, gains, standard deviations, bounds)
+and the samples' statistics within confidence intervals.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "calculate_fan_in_and_fan_out", "calculate_gain",
+    "xavier_std", "xavier_uniform", "xavier_normal",
+    "kaiming_std", "kaiming_uniform", "kaiming_normal",
+    "lecun_normal", "orthogonal", "uniform_bound",
+]
+
+_LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d",
+               "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+
+
+def _shape_of(shape) -> tuple[int, ...]:
+    """A shape given as a tuple (or list) of ints, or the shape of an array."""
+    if hasattr(shape, "shape"):
+        return tuple(int(s) for s in shape.shape)
+    return tuple(int(s) for s in shape)
+
+
+def calculate_fan_in_and_fan_out(shape) -> tuple[int, int]:
+    r"""Fan-in and fan-out of a weight of shape ``(out, in, *kernel)`` (or an array of that shape).
+
+    Each output unit of a layer sums ``fan_in`` products; each input unit feeds ``fan_out``
+    of them. For a convolution every output position sees a whole kernel window of every
+    input channel, so the kernel area (the *receptive field*) multiplies both:
+
+    .. math::
+        \text{fan\_in} = C_\text{in} \prod_i k_i, \qquad
+        \text{fan\_out} = C_\text{out} \prod_i k_i .
+
+    Raises ``ValueError`` for fewer than two dimensions, as PyTorch does.
+    """
+    shape = _shape_of(shape)
+    if len(shape) < 2:
+        raise ValueError("Fan in and fan out can not be computed for a weight with fewer "
+                         f"than 2 dimensions (shape {shape})")
+    receptive_field = math.prod(shape[2:])
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+def _fan(shape, mode: str) -> int:
+    mode = mode.lower()
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    r"""The factor by which an initializer scales its standard deviation for a non-linearity.
+
+    ======================  =====================================================
+    linear, conv, sigmoid   :math:`1`
+    tanh                    :math:`5/3`
+    relu                    :math:`\sqrt 2`
+    leaky_relu              :math:`\sqrt{2 / (1 + a^2)}`, ``a = param`` (0.01 if ``None``)
+    selu                    :math:`3/4`
+    ======================  =====================================================
+
+    The ReLU gain undoes the halving of the second moment, :math:`E[\max(0, z)^2] = \tfrac12 E[z^2]`
+    for a symmetric :math:`z`; a Leaky ReLU keeps :math:`\tfrac12 (1 + a^2)` of it.
+    """
+    if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3.0
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, (int, float, np.integer, np.floating)) and not isinstance(param, bool):
+            slope = float(param)
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1.0 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4.0
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def uniform_bound(std: float) -> float:
+    r"""The half-width :math:`b` of :math:`U(-b, b)` whose standard deviation is ``std``.
+
+    :math:`\operatorname{Var} U(-b, b) = b^2 / 3`, so :math:`b = \sqrt 3\,\sigma`.
+    """
+    return math.sqrt(3.0) * std
+
+
+def xavier_std(shape, gain: float = 1.0) -> float:
+    r"""Glorot and Bengio's standard deviation, a compromise between the forward and backward pass:
+
+    .. math:: \sigma = \text{gain}\,\sqrt{\frac{2}{\text{fan\_in} + \text{fan\_out}}}
+    """
+    fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
+    return gain * math.sqrt(2.0 / (fan_in + fan_out))
+
+
+def kaiming_std(shape, a: float = 0.0, mode: str = "fan_in",
+                nonlinearity: str = "leaky_relu") -> float:
+    r"""He et al.'s standard deviation :math:`\sigma = \text{gain} / \sqrt{\text{fan}}`.
+
+    ``fan`` is the fan-in (keeps the forward activations' variance) or the fan-out (keeps the
+    backward gradients' variance); the gain is ``calculate_gain(nonlinearity, a)``.
+    """
+    return calculate_gain(nonlinearity, a) / math.sqrt(_fan(shape, mode))
+
+
+def _uniform(shape, bound: float, rng: np.random.Generator, dtype) -> np.ndarray:
+    out = rng.uniform(-bound, bound, size=_shape_of(shape)).astype(dtype)
+    return np.clip(out, -bound, bound).astype(dtype)  # float32 rounding must not leave [-b, b]
+
+
+def _normal(shape, std: float, rng: np.random.Generator, dtype) -> np.ndarray:
+    return (rng.standard_normal(_shape_of(shape)) * std).astype(dtype)
+
+
+def xavier_uniform(shape, gain: float = 1.0, *, rng: np.random.Generator,
+                   dtype=np.float32) -> np.ndarray:
+    r"""Samples of :math:`U(-b, b)` with :math:`b = \text{gain}\sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`."""
+    return _uniform(shape, uniform_bound(xavier_std(shape, gain)), rng, dtype)
+
+
+def xavier_normal(shape, gain: float = 1.0, *, rng: np.random.Generator,
+                  dtype=np.float32) -> np.ndarray:
+    r"""Samples of :math:`\mathcal N(0, \sigma^2)` with :math:`\sigma^2 = \text{gain}^2 \cdot 2 / (\text{fan\_in} + \text{fan\_out})`."""
+    return _normal(shape, xavier_std(shape, gain), rng, dtype)
+
+
+def kaiming_uniform(shape, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", *, rng: np.random.Generator,
+                    dtype=np.float32) -> np.ndarray:
+    r"""Samples of :math:`U(-b, b)` with :math:`b = \sqrt 3\,\text{gain} / \sqrt{\text{fan}}`."""
+    std = kaiming_std(shape, a, mode, nonlinearity)
+    return _uniform(shape, uniform_bound(std), rng, dtype)
+
+
+def kaiming_normal(shape, a: float = 0.0, mode: str = "fan_in",
+                   nonlinearity: str = "leaky_relu", *, rng: np.random.Generator,
+                   dtype=np.float32) -> np.ndarray:
+    r"""Samples of :math:`\mathcal N(0, \sigma^2)` with :math:`\sigma = \text{gain} / \sqrt{\text{fan}}`."""
+    return _normal(shape, kaiming_std(shape, a, mode, nonlinearity), rng, dtype)
+
+
+def lecun_normal(shape, *, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+    r"""LeCun et al. (1998): :math:`\mathcal N(0, 1/\text{fan\_in})`, for SELU networks.
+
+    PyTorch has no function of this name; it is ``kaiming_normal_(w, nonlinearity='linear')``.
+    """
+    fan_in, _ = calculate_fan_in_and_fan_out(shape)
+    return _normal(shape, 1.0 / math.sqrt(fan_in), rng, dtype)
+
+
+def orthogonal(shape, gain: float = 1.0, *, rng: np.random.Generator,
+               dtype=np.float32) -> np.ndarray:
+    r"""A (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2014), as ``torch.nn.init.orthogonal_``.
+
+    The weight is viewed as a matrix of ``rows = shape[0]`` by ``cols = prod(shape[1:])``.
+    The QR decomposition of a Gaussian matrix gives :math:`Q`; multiplying each column by the
+    sign of :math:`R`'s diagonal makes the result uniformly (Haar) distributed. Then
+    :math:`W W^\top = \text{gain}^2 I` when ``rows <= cols`` and :math:`W^\top W = \text{gain}^2 I`
+    otherwise: every singular value equals ``gain``, so no direction is stretched or shrunk.
+    """
+    shape = _shape_of(shape)
+    if len(shape) < 2:
+        raise ValueError("Only weights with 2 or more dimensions are supported")
+    rows = shape[0]
+    cols = math.prod(shape[1:])
+    if rows * cols == 0:
+        return np.zeros(shape, dtype=dtype)
+    flat = rng.standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return (gain * q).reshape(shape).astype(dtype)
