@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from nn_reference._arrays import as_float
+
 __all__ = [
     "sigmoid", "sigmoid_grad",
     "tanh", "tanh_grad",
@@ -41,12 +43,6 @@ _GELU_TANH_COEF = 0.044715
 _erf_elementwise = np.frompyfunc(math.erf, 1, 1)
 
 
-def _as_float(x) -> np.ndarray:
-    """Return ``x`` as a floating array without copying floating inputs."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    return x
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -66,7 +62,7 @@ def sigmoid(x) -> np.ndarray:
         \sigma(x) = \begin{cases} 1 / (1 + e^{-|x|}) & x \ge 0 \\
                                   e^{-|x|} / (1 + e^{-|x|}) & x < 0 \end{cases}
     """
-    x = _as_float(x)
+    x = as_float(x)
     z = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
 
@@ -79,7 +75,7 @@ def sigmoid_grad(x) -> np.ndarray:
 
 def tanh(x) -> np.ndarray:
     r"""Hyperbolic tangent :math:`\tanh(x) = 2\sigma(2x) - 1`, range :math:`(-1, 1)`."""
-    return np.tanh(_as_float(x))
+    return np.tanh(as_float(x))
 
 
 def tanh_grad(x) -> np.ndarray:
@@ -92,25 +88,25 @@ def tanh_grad(x) -> np.ndarray:
 
 def relu(x) -> np.ndarray:
     r"""Rectified linear unit :math:`\max(0, x)`."""
-    x = _as_float(x)
+    x = as_float(x)
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
 def relu_grad(x) -> np.ndarray:
     r""":math:`1` for :math:`x > 0`, else :math:`0` (PyTorch's choice at ``x = 0``)."""
-    x = _as_float(x)
+    x = as_float(x)
     return (x > 0).astype(x.dtype)
 
 
 def leaky_relu(x, negative_slope: float = 0.01) -> np.ndarray:
     r""":math:`x` for :math:`x > 0`, :math:`a x` otherwise, with ``a = negative_slope``."""
-    x = _as_float(x)
+    x = as_float(x)
     return np.where(x > 0, x, x * negative_slope).astype(x.dtype, copy=False)
 
 
 def leaky_relu_grad(x, negative_slope: float = 0.01) -> np.ndarray:
     r""":math:`1` for :math:`x > 0`, :math:`a` otherwise (``a`` at ``x = 0``, as PyTorch)."""
-    x = _as_float(x)
+    x = as_float(x)
     return np.where(x > 0, 1.0, negative_slope).astype(x.dtype)
 
 
@@ -133,14 +129,14 @@ def prelu(x, weight) -> np.ndarray:
     ``weight`` holds one slope shared by all channels (shape ``(1,)``) or one per channel
     (shape ``(C,)``, channel axis 1, as ``torch.nn.PReLU(num_parameters=C)``).
     """
-    x = _as_float(x)
+    x = as_float(x)
     a = _channel_weight(weight, x)
     return np.where(x > 0, x, a * x).astype(x.dtype, copy=False)
 
 
 def prelu_grad(x, weight) -> np.ndarray:
     r"""Derivative with respect to the input: :math:`1` for :math:`x > 0`, else :math:`a_c`."""
-    x = _as_float(x)
+    x = as_float(x)
     a = _channel_weight(weight, x)
     return np.broadcast_to(np.where(x > 0, 1.0, a), x.shape).astype(x.dtype)
 
@@ -156,7 +152,7 @@ def prelu_weight_grad(x, weight, grad_output) -> np.ndarray:
 
     summed over the batch and all spatial positions. Returns an array shaped like ``weight``.
     """
-    x = _as_float(x)
+    x = as_float(x)
     weight = np.asarray(weight)
     contribution = np.where(x > 0, 0.0, np.asarray(grad_output, dtype=x.dtype) * x)
     if weight.size == 1:
@@ -174,26 +170,26 @@ def elu(x, alpha: float = 1.0) -> np.ndarray:
     Smooth at 0 when :math:`\alpha = 1`; saturates to :math:`-\alpha` for very negative
     inputs, which pushes mean activations towards zero.
     """
-    x = _as_float(x)
+    x = as_float(x)
     negative = alpha * np.expm1(np.minimum(x, 0))  # never exponentiates a large positive x
     return np.where(x > 0, x, negative).astype(x.dtype, copy=False)
 
 
 def elu_grad(x, alpha: float = 1.0) -> np.ndarray:
     r""":math:`1` for :math:`x > 0`, :math:`\alpha e^{x}` otherwise."""
-    x = _as_float(x)
+    x = as_float(x)
     return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))).astype(x.dtype)
 
 
 def selu(x) -> np.ndarray:
     r"""Scaled ELU :math:`\lambda\,\mathrm{ELU}_\alpha(x)` with SELU's fixed
     :math:`\alpha \approx 1.6733` and :math:`\lambda \approx 1.0507`."""
-    return (SELU_SCALE * elu(x, SELU_ALPHA)).astype(_as_float(x).dtype, copy=False)
+    return (SELU_SCALE * elu(x, SELU_ALPHA)).astype(as_float(x).dtype, copy=False)
 
 
 def selu_grad(x) -> np.ndarray:
     r""":math:`\lambda` for :math:`x > 0`, :math:`\lambda \alpha e^{x}` otherwise."""
-    return (SELU_SCALE * elu_grad(x, SELU_ALPHA)).astype(_as_float(x).dtype, copy=False)
+    return (SELU_SCALE * elu_grad(x, SELU_ALPHA)).astype(as_float(x).dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- smooth gates
@@ -211,7 +207,7 @@ def gelu(x, approximate: str = "none") -> np.ndarray:
 
     the same two options as ``torch.nn.functional.gelu``.
     """
-    x = _as_float(x)
+    x = as_float(x)
     if approximate == "none":
         return (0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))).astype(x.dtype, copy=False)
     if approximate == "tanh":
@@ -227,7 +223,7 @@ def gelu_grad(x, approximate: str = "none") -> np.ndarray:
     Tanh form, with :math:`u = \sqrt{2/\pi}\,(x + 0.044715x^3)` and :math:`t = \tanh u`:
     :math:`\tfrac12(1 + t) + \tfrac12 x (1 - t^2)\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2)`.
     """
-    x = _as_float(x)
+    x = as_float(x)
     if approximate == "none":
         cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
         pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
@@ -241,13 +237,13 @@ def gelu_grad(x, approximate: str = "none") -> np.ndarray:
 
 def silu(x) -> np.ndarray:
     r"""SiLU, also called Swish with :math:`\beta = 1`: :math:`x\,\sigma(x)`."""
-    x = _as_float(x)
+    x = as_float(x)
     return x * sigmoid(x)
 
 
 def silu_grad(x) -> np.ndarray:
     r""":math:`\sigma(x)\,(1 + x\,(1 - \sigma(x)))`; note it exceeds 1 near :math:`x \approx 2.4`."""
-    x = _as_float(x)
+    x = as_float(x)
     s = sigmoid(x)
     return s * (1.0 + x * (1.0 - s))
 
@@ -259,7 +255,7 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     return ``x`` itself where :math:`\beta x >` ``threshold``; there the two differ by less
     than :math:`e^{-20}/\beta`.
     """
-    x = _as_float(x)
+    x = as_float(x)
     bx = beta * x
     smooth = np.logaddexp(0.0, bx) / beta
     return np.where(bx > threshold, x, smooth).astype(x.dtype, copy=False)
@@ -267,6 +263,6 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
 
 def softplus_grad(x, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
     r""":math:`\sigma(\beta x)`, and exactly 1 above the threshold (PyTorch's convention)."""
-    x = _as_float(x)
+    x = as_float(x)
     bx = beta * x
     return np.where(bx > threshold, 1.0, sigmoid(bx)).astype(x.dtype, copy=False)

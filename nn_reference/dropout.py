@@ -22,6 +22,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from nn_reference._arrays import as_float
+
 __all__ = [
     "DropoutCache", "keep_mask", "dropout_forward", "dropout_backward",
     "dropout2d_forward", "drop_path_forward",
@@ -38,11 +40,6 @@ class DropoutCache(NamedTuple):
     training: bool
 
 
-def _as_float(x) -> np.ndarray:
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    return x
 
 
 def _check_p(p: float) -> float:
@@ -67,7 +64,7 @@ def keep_mask(shape, p: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def _apply_mask(x, p, training, rng, mask, mask_shape) -> tuple[np.ndarray, DropoutCache]:
-    x = _as_float(x)
+    x = as_float(x)
     p = _check_p(p)
     if not training:
         return x.copy(), DropoutCache(None, p, False)
@@ -95,7 +92,7 @@ def dropout_forward(x, p: float = 0.5, training: bool = True, *,
     ``x``) replaces the random draw; otherwise ``rng`` draws one of ``x``'s shape.
     Returns ``(out, cache)``.
     """
-    x = _as_float(x)
+    x = as_float(x)
     return _apply_mask(x, p, training, rng, mask, x.shape)
 
 
@@ -105,7 +102,7 @@ def dropout_backward(dout, cache: DropoutCache) -> np.ndarray:
     It reuses the mask of the forward pass (drawing a new one would differentiate another
     network); in inference mode the layer is the identity and so is its gradient.
     """
-    dout = _as_float(dout)
+    dout = as_float(dout)
     if not cache.training:
         return dout.copy()
     scale = dout.dtype.type(_survivor_scale(cache.p))
@@ -125,7 +122,7 @@ def dropout2d_forward(x, p: float = 0.5, training: bool = True, *,
     removes little information; dropping whole maps does. ``mask`` has shape ``(N, C, 1, 1)``
     (or anything that broadcasts). The backward pass is :func:`dropout_backward`.
     """
-    x = _as_float(x)
+    x = as_float(x)
     if x.ndim < 3:
         raise ValueError(f"dropout2d expects (N, C, H, W), got shape {x.shape}")
     return _apply_mask(x, p, training, rng, mask, x.shape[:2] + (1,) * (x.ndim - 2))
@@ -145,7 +142,7 @@ def drop_path_forward(x, p: float = 0.5, training: bool = True, *,
     scaled by the survival probability at test time instead. ``mask`` has shape
     ``(N, 1, ..., 1)``. The backward pass is :func:`dropout_backward`.
     """
-    x = _as_float(x)
+    x = as_float(x)
     return _apply_mask(x, p, training, rng, mask, x.shape[:1] + (1,) * (x.ndim - 1))
 
 
@@ -170,7 +167,7 @@ def dropconnect_linear_forward(x, weight, bias=None, p: float = 0.5, training: b
     Gaussian moment-matching approximation; with the inverted scaling used here the
     inference network is simply :math:`x W^\top + b`.
     """
-    x = _as_float(x)
+    x = as_float(x)
     weight = np.asarray(weight, dtype=x.dtype)
     weight_used, drop_cache = dropout_forward(weight, p, training, rng=rng, mask=mask)
     out = x @ weight_used.T

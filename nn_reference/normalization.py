@@ -35,6 +35,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nn_reference._arrays import as_float
+
 __all__ = [
     "NormCache", "BatchNormResult",
     "update_running_stats",
@@ -78,11 +80,6 @@ class BatchNormResult(NamedTuple):
 
 # --------------------------------------------------------------------------- helpers
 
-def _as_float(x) -> np.ndarray:
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    return x
 
 
 def _channel_shape(x: np.ndarray) -> tuple:
@@ -170,7 +167,7 @@ def update_running_stats(running_mean, running_var, x, momentum: float = 0.1):
     (the normalization itself uses the biased one). Returns new arrays ``(mean, var)`` of the
     running statistics' dtype.
     """
-    x = _as_float(x)
+    x = as_float(x)
     _check_channels(x, "update_running_stats")
     axes = _batch_axes(x)
     m = x.size // x.shape[1]
@@ -208,7 +205,7 @@ def batch_norm_forward(x, running_mean=None, running_var=None, weight=None, bias
     Returns ``BatchNormResult(out, running_mean, running_var, cache)``; the running statistics
     are new arrays (PyTorch updates its buffers in place; we never modify inputs).
     """
-    x = _as_float(x)
+    x = as_float(x)
     _check_channels(x, "batch_norm_forward")
     x64 = x.astype(np.float64)
     shape = _channel_shape(x)
@@ -258,7 +255,7 @@ def layer_norm_forward(x, normalized_shape, weight=None, bias=None, eps: float =
     variance; ``weight`` and ``bias`` have shape ``normalized_shape`` (one per feature, not one
     per channel as in batch norm). No running statistics: training and inference agree.
     """
-    x = _as_float(x)
+    x = as_float(x)
     normalized_shape = (normalized_shape,) if np.isscalar(normalized_shape) else tuple(normalized_shape)
     k = len(normalized_shape)
     if tuple(x.shape[x.ndim - k:]) != normalized_shape:
@@ -286,7 +283,7 @@ def group_norm_forward(x, num_groups: int, weight=None, bias=None, eps: float = 
     then a per-channel affine map. ``G = 1`` normalizes each sample over everything (like
     layer norm over ``(C, *)`` but with per-channel parameters); ``G = C`` is instance norm.
     """
-    x = _as_float(x)
+    x = as_float(x)
     _check_channels(x, "group_norm_forward")
     n, c = x.shape[:2]
     if c % num_groups:
@@ -310,7 +307,7 @@ def instance_norm_forward(x, weight=None, bias=None, eps: float = 1e-5):
     its spatial positions, as ``torch.nn.functional.instance_norm`` with
     ``use_input_stats=True`` (the default of ``nn.InstanceNorm2d``, which keeps no running
     statistics and has no affine parameters unless asked). It is group norm with ``G = C``."""
-    x = _as_float(x)
+    x = as_float(x)
     if x.ndim < 3:
         raise ValueError(f"instance norm expects (N, C, *spatial) input, got {x.shape}")
     return group_norm_forward(x, x.shape[1], weight, bias, eps)
