@@ -83,7 +83,7 @@ def check_array(actual, expected, case: str, *, dtype=None, coerce: bool = False
 def check_scalar(actual, expected: float, case: str, *, rtol: float = 1e-6,
                  atol: float = 1e-9) -> None:
     """Assert that ``actual`` is one real number (Python or NumPy, 0-d) close to ``expected``."""
-    if isinstance(actual, (bool, np.bool_)) or np.ndim(actual) != 0:
+    if isinstance(actual, (bool, np.bool_, str, bytes)) or np.ndim(actual) != 0:
         raise AssertionError(f"{case}: expected a single number, got {actual!r}")
     try:
         value = float(actual)
