@@ -14,11 +14,11 @@ _REGIONS = (
 )
 
 
-def secret_lines(min_length: int = 25) -> set[str]:
+def secret_lines(min_length: int = 35) -> set[str]:
     """Distinctive lines inside solution and hidden-test regions of every source notebook.
 
-    Short or generic lines (``return out``) could occur anywhere, so only lines of at least
-    ``min_length`` characters count, and lines that the notebook also shows to students
+    Short or generic lines (``return out``) and imports could occur anywhere, so only other
+    lines of at least ``min_length`` characters count, and lines that the notebook also shows to students
     (in its text or in code outside the regions) are public, not secret.
     """
     sources = [notebooks.read(SOLUTIONS_DIR / name / f"{name}.ipynb") for name in assignment_names()]
@@ -32,7 +32,8 @@ def secret_lines(min_length: int = 25) -> set[str]:
                 for region in re.findall(pattern, cell.source, flags=re.DOTALL):
                     for line in region.splitlines():
                         line = line.strip()
-                        if len(line) >= min_length and not line.startswith("#") and line not in public:
+                        if (len(line) >= min_length and not line.startswith(("#", "import ", "from "))
+                                and line not in public):
                             lines.add(line)
     return lines
 

@@ -163,6 +163,7 @@ def test_bad_input_gets_a_clear_error(tmp_path, capsys):
 def test_releases_contain_no_solution_or_hidden_test(tmp_path):
     assert run("--course-dir", str(tmp_path), "release", "--copy-to", str(tmp_path / "book")) == 0
     secrets = secret_lines()
+    assert leaks(SOURCE.read_text(), secrets), "the detector must flag the source notebook itself"
     released = list((tmp_path / "release").glob("*/*.ipynb"))
     assert released and len(list((tmp_path / "book").glob("*.ipynb"))) == len(released)
     for path in released:
