@@ -39,3 +39,26 @@ def split(x: np.ndarray, y: np.ndarray, test_fraction: float = 0.25, seed: int =
 def digits_split(test_fraction: float = 0.25, seed: int = 0) -> Split:
     """The digits data, split once with a fixed seed so every chapter sees the same split."""
     return split(*load_digits(), test_fraction=test_fraction, seed=seed)
+
+
+#: Fashion-MNIST's class names, in label order.
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def fashion_mnist_split() -> Split:
+    """A class-balanced Fashion-MNIST subset: 5000 training and 1000 test 28x28 images.
+
+    Images come as float32 of shape ``(N, 1, 28, 28)`` scaled to [0, 1], labels as int64
+    0..9 (names in ``FASHION_CLASSES``). The split is Fashion-MNIST's own train/test split;
+    ``data/tools/make_fashion_mnist_subset.py`` says how the subset was drawn.
+    """
+    path = DATA_DIR / "fashion_mnist_subset.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the Fashion-MNIST subset ships with the repository")
+    with np.load(path) as data:
+        def images(key):
+            return (data[key].astype(np.float32) / 255.0)[:, None, :, :]
+
+        return Split(images("x_train"), data["y_train"].astype(np.int64),
+                     images("x_test"), data["y_test"].astype(np.int64))
