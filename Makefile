@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SANDBOX := .venv-sandbox
+SANDBOX_STAMP := $(SANDBOX)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup release book test bench clean
@@ -14,7 +16,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-setup: $(STAMP)  ## virtual environment with the pinned packages and the course's packages
+# The environment student code runs in while it is graded: NumPy and a kernel, nothing else.
+$(SANDBOX_STAMP): requirements-sandbox.txt
+	$(PYTHON) -m venv $(SANDBOX)
+	$(SANDBOX)/bin/python -m pip install --quiet -r requirements-sandbox.txt
+	touch $@
+
+setup: $(STAMP) $(SANDBOX_STAMP)  ## the course's environment and the graders' sandbox environment
 
 release: setup  ## student versions of every assignment (grader/course/release and the book)
 	$(BIN)/python -m grader release --copy-to book/_generated/assignments

@@ -9,17 +9,22 @@ students not graded in this run.
 
 from __future__ import annotations
 
+import concurrent.futures as futures
+import contextlib
 import csv
 import logging
+import os
 import pathlib
 import re
 import warnings
 from dataclasses import asdict, dataclass, fields
 
+import nbformat
 from tqdm import tqdm
 
 from grader import notebooks
-from grader.course import course_root
+from grader.course import SOLUTIONS_DIR, course_root
+from grader.judge.judge import exported_names
 from grader.submissions import expected_notebook
 
 REPORT_FIELDS = ("student_id", "score", "max_score", "status", "reason")
@@ -55,14 +60,24 @@ def _failure_reason(log: str, error: str) -> str:
     return "grading failed: " + (last[-1].strip() if last else "unknown error")
 
 
-def _timeout_note(autograded: pathlib.Path) -> str:
-    """Which cells were interrupted for running too long, if any."""
+#: Error outputs the judge writes into a cell it had to stop, and how the report names them.
+_STOPPED_CELLS = (("CellTimeoutError", "interrupted after the time limit"),
+                  ("KernelDiedError", "the kernel died (restarted for the next cells)"),
+                  ("OutputLimitError", "stopped for printing too much"))
+
+
+def _judge_note(autograded: pathlib.Path) -> str:
+    """Which cells the judge had to stop (time limit, kernel death, output flood), if any."""
     if not autograded.exists():
         return ""
     nb = notebooks.read(autograded)
-    hit = [notebooks.grade_id(c) or f"cell {i}" for i, c in enumerate(nb.cells)
-           if c.cell_type == "code" and any(o.get("ename") == "CellTimeoutError" for o in c.get("outputs", []))]
-    return f"interrupted after the time limit: {', '.join(hit)}" if hit else ""
+    notes = []
+    for ename, words in _STOPPED_CELLS:
+        hit = [notebooks.grade_id(c) or f"cell {i}" for i, c in enumerate(nb.cells)
+               if c.cell_type == "code" and any(o.get("ename") == ename for o in c.get("outputs", []))]
+        if hit:
+            notes.append(f"{words}: {', '.join(dict.fromkeys(hit))}")
+    return "; ".join(notes)
 
 
 def submitted_students(api, assignment: str) -> list[str]:
@@ -71,31 +86,118 @@ def submitted_students(api, assignment: str) -> list[str]:
 
 
 def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
-                    progress: bool = True) -> list[Outcome]:
+                    progress: bool = True, workers: int = 1, scheduler: str | None = None,
+                    sandboxed: bool = True) -> list[Outcome]:
     """Grade every submitted student (or ``students``) of ``assignment``.
 
     Students already autograded are skipped unless ``force``: nothing graded is redone or
-    lost by running the command again after adding late submissions.
+    lost by running the command again after adding late submissions. With ``workers`` > 1
+    (or a Dask ``scheduler`` address) the judge runs in parallel worker processes; this
+    process alone writes the gradebook. ``sandboxed=False`` grades without the sandbox and
+    says so in every report row.
     """
     root = course_root(api.config)
     students = list(students) if students is not None else submitted_students(api, assignment)
     max_score = _max_score(api, assignment)
-    outcomes = []
     logging.getLogger("traitlets").setLevel(logging.ERROR)
-    bar = tqdm(students, desc=f"autograding {assignment}", unit="submission", disable=not progress)
-    for student in bar:
-        bar.set_postfix_str(student)
+    outcomes: dict[str, Outcome] = {}
+    located = {}
+    for student in students:
         autograded = root / "autograded" / student / assignment / f"{assignment}.ipynb"
         if autograded.exists() and not force:
-            outcomes.append(_from_gradebook(api, assignment, student, max_score, "graded", "already graded"))
-            continue
-        outcomes.append(_grade_one(api, root, assignment, student, max_score))
-    _save_report(root / "reports" / f"{assignment}.csv", outcomes)
-    return outcomes
+            outcomes[student] = _from_gradebook(api, assignment, student, max_score, "graded", "already graded")
+        else:
+            located[student] = expected_notebook(root / "submitted" / student / assignment, assignment)
+    bar = tqdm(total=len(located), desc=f"autograding {assignment}", unit="submission", disable=not progress)
+    with _sandbox_setting(sandboxed):
+        for student in _judged_in_parallel(api, assignment, located, workers, scheduler, sandboxed):
+            bar.set_postfix_str(student)
+            outcomes[student] = _grade_one(api, root, assignment, student, max_score, located[student])
+            if not sandboxed:
+                outcomes[student].reason = "; ".join(
+                    r for r in (outcomes[student].reason, "graded WITHOUT the sandbox") if r)
+            bar.update()
+    bar.close()
+    ordered = [outcomes[s] for s in students]
+    _save_report(root / "reports" / f"{assignment}.csv", ordered)
+    return ordered
 
 
-def _grade_one(api, root: pathlib.Path, assignment: str, student: str, max_score: float) -> Outcome:
-    path, note = expected_notebook(root / "submitted" / student / assignment, assignment)
+@contextlib.contextmanager
+def _sandbox_setting(sandboxed: bool):
+    """``--no-sandbox`` reaches nbgrader's preprocessor through the environment."""
+    saved = os.environ.get("COURSE_NO_SANDBOX")
+    if not sandboxed:
+        os.environ["COURSE_NO_SANDBOX"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("COURSE_NO_SANDBOX", None)
+        else:
+            os.environ["COURSE_NO_SANDBOX"] = saved
+
+
+def _judged_in_parallel(api, assignment, located, workers, scheduler, sandboxed):
+    """Yield the students in the order their notebooks have been judged.
+
+    Sequential (``workers`` 1, no scheduler): every student at once, judged inside nbgrader.
+    Otherwise each prepared notebook goes to a worker, its outputs are kept in
+    ``batch.PRECOMPUTED`` and the student is yielded when they are back; a notebook that
+    cannot be prepared (not valid, say) is yielded last and handled by nbgrader as usual.
+    """
+    if workers <= 1 and not scheduler:
+        yield from located
+        return
+    from grader.judge import batch
+
+    timeout = float(api.config.JudgeExecute.get("timeout", 60))
+    exported = tuple(sorted(exported_names(notebooks.read(SOLUTIONS_DIR / assignment / f"{assignment}.ipynb"))))
+    executor = batch.DaskExecutor(scheduler) if scheduler else batch.local_executor(workers)
+    unprepared, pending = [], {}
+    try:
+        for student, (path, _) in located.items():
+            nb = _sanitized(api, assignment, student, path) if path is not None else None
+            if nb is None:
+                unprepared.append(student)
+                continue
+            job = batch.JudgeJob(student, nbformat.writes(nb), exported, timeout, sandboxed)
+            pending[executor.submit(batch.judge_job, job)] = student
+        completed = (executor.as_completed(pending) if scheduler else futures.as_completed(pending))
+        for future in completed:
+            student = pending[future]
+            try:
+                result = future.result()
+            except Exception:  # the worker failed: nbgrader's own run judges this one
+                yield student
+                continue
+            batch.PRECOMPUTED[student, result["fingerprint"]] = result
+            yield student
+        yield from unprepared
+    finally:
+        executor.shutdown(wait=True)
+
+
+def _sanitized(api, assignment: str, student: str, path: pathlib.Path):
+    """The notebook as nbgrader's autograde will judge it (its own sanitizing steps)."""
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds,
+                                        OverwriteCells, OverwriteKernelspec)
+
+    resources = {"nbgrader": {"assignment": assignment, "notebook": path.stem, "student": student,
+                              "db_url": api.coursedir.db_url}}
+    try:
+        nb = notebooks.read(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for step in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+                nb, resources = step(config=api.config).preprocess(nb, resources)
+    except Exception:
+        return None
+    return nb
+
+
+def _grade_one(api, root: pathlib.Path, assignment: str, student: str, max_score: float, located) -> Outcome:
+    path, note = located
     if path is None:
         return Outcome(student, 0.0, max_score, "missing", note)
     invalid = ""
@@ -112,7 +214,7 @@ def _grade_one(api, root: pathlib.Path, assignment: str, student: str, max_score
         reason = _failure_reason(result.get("log", ""), result.get("error", ""))
         return _from_gradebook(api, assignment, student, max_score, "failed", reason)
     autograded = root / "autograded" / student / assignment / f"{assignment}.ipynb"
-    reason = "; ".join(r for r in (note, _timeout_note(autograded)) if r)
+    reason = "; ".join(r for r in (note, _judge_note(autograded)) if r)
     return _from_gradebook(api, assignment, student, max_score, "graded", reason)
 
 

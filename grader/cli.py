@@ -2,6 +2,7 @@
 
   release   [ASSIGNMENT ...]         student versions of the assignments (all by default)
   autograde ASSIGNMENT [SUBMISSIONS] grade a folder in nbgrader's layout or an LMS .zip
+                                     (--workers N, --scheduler ADDRESS, --no-sandbox)
   feedback  ASSIGNMENT               HTML feedback without hidden tests
   export    [--output FILE]          every grade to CSV
 
@@ -14,6 +15,7 @@ import argparse
 import pathlib
 import sys
 
+from grader.judge.batch import default_workers
 from grader.course import GradingError, check_assignment, course_environment, course_root, load_config
 
 
@@ -37,6 +39,18 @@ def cmd_autograde(args) -> None:
     from grader.autograde import autograde_batch
 
     assignment = check_assignment(args.assignment)
+    sandboxed = not args.no_sandbox
+    if sandboxed:
+        from grader.judge.sandbox import SandboxUnavailable, check_available
+
+        try:
+            check_available()
+        except SandboxUnavailable as err:
+            raise GradingError(f"{err}") from None
+    else:
+        from grader.judge.preprocessor import NO_SANDBOX_WARNING
+
+        print(NO_SANDBOX_WARNING, file=sys.stderr)
     api = _api()
     root = course_root(api.config)
     submitted = root / "submitted"
@@ -54,7 +68,8 @@ def cmd_autograde(args) -> None:
             print(f"imported {item.student}: {item.source}" + (f" ({item.note})" if item.note else ""))
     students = [item.student for item in imported] if args.submissions else None
     outcomes = autograde_batch(api, assignment, students, force=args.force,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, workers=args.workers,
+                               scheduler=args.scheduler, sandboxed=sandboxed)
     if not outcomes:
         raise GradingError(f"no submissions of {assignment} in {submitted}")
     width = max(len(o.student_id) for o in outcomes)
@@ -99,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student-pattern", help="regex with a (?P<student>...) group, for zips")
     p.add_argument("--force", action="store_true", help="regrade students already graded")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="submissions judged at once (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="judge on a Dask distributed cluster (e.g. tcp://host:8786)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run student code WITHOUT the sandbox (unsafe; recorded in the report)")
     p.set_defaults(run=cmd_autograde)
 
     p = sub.add_parser("feedback", help="HTML feedback for graded students")

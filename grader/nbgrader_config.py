@@ -28,12 +28,12 @@ c.CourseDirectory.db_url = os.environ.get(
 )
 
 # Grading: each cell may run this many seconds before it is interrupted and scores 0.
-c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", 60))
-c.Execute.interrupt_on_timeout = True
-# nbgrader's autograding steps, plus one: a warning on stderr does not fail a test cell
-# (grader/preprocessors.py); only an error does.
+c.JudgeExecute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", 60))
+# nbgrader's autograding steps, with the trusted judge (grader/judge/) in place of its Execute:
+# the student's cells run in a sandboxed kernel, the test cells in the grader's own process.
+# And one more step: a warning on stderr does not fail a test cell (grader/preprocessors.py).
 c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute",
+    "grader.judge.preprocessor.JudgeExecute",
     "grader.preprocessors.WarningsAreNotFailures",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",

@@ -1,0 +1,154 @@
+"""Judging many submissions at once: worker processes (or a Dask cluster) judge, the
+coordinator alone writes the gradebook.
+
+The coordinator prepares each submission as nbgrader will see it (nbgrader's own sanitizing
+steps: outputs cleared, the instructor's locked and test cells restored), sends it to a worker,
+and gets back the cells' outputs as data. It then runs nbgrader's autograde for that student;
+``JudgeExecute`` finds the outputs already computed for exactly these cells (by fingerprint)
+and uses them instead of running the notebook again. A submission whose preparation fails is
+simply judged inside nbgrader's autograde, one at a time, as plain ``nbgrader autograde`` does.
+
+Workers are long-lived: each imports PyTorch once and keeps one sandboxed kernel started ahead
+of the next submission (a warm pool of one per worker).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import hashlib
+import json
+import multiprocessing
+import os
+import threading
+from dataclasses import dataclass
+
+import nbformat
+
+from grader.judge import sandbox
+from grader.judge.judge import Judge
+
+#: fingerprint -> outputs computed by a worker, consumed by ``JudgeExecute``.
+PRECOMPUTED: dict[str, dict] = {}
+
+
+def fingerprint(nb) -> str:
+    """What the judge's result depends on: every code cell's source and nbgrader role."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        cells.append([cell.source, bool(meta.get("grade")), bool(meta.get("solution")), bool(meta.get("locked"))])
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class JudgeJob:
+    student: str
+    notebook_json: str
+    exported: tuple
+    timeout: float
+    use_bwrap: bool
+
+
+def apply_outputs(nb, result: dict) -> None:
+    """Put a worker's outputs (per code cell, in order) into ``nb``."""
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for cell, (outputs, count) in zip(code_cells, result["cells"]):
+        cell.outputs = [nbformat.from_dict(o) for o in outputs]
+        cell.execution_count = count
+
+
+# ------------------------------------------------------------------------- workers
+
+class _WarmKernels:
+    """One kernel started ahead, in the background, for the next submission of this worker."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._next = {}
+
+    def _start(self, use_bwrap: bool):
+        from grader.judge.kernel import StudentKernel
+
+        holder = {}
+
+        def run():
+            try:
+                holder["kernel"] = StudentKernel(sandbox.SandboxSpec(use_bwrap=use_bwrap))
+            except BaseException as err:  # reported when the kernel is taken
+                holder["error"] = err
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread, holder
+
+    def take(self, use_bwrap: bool):
+        with self._lock:
+            pending = self._next.pop(use_bwrap, None) or self._start(use_bwrap)
+            self._next[use_bwrap] = self._start(use_bwrap)  # warm the next one
+        thread, holder = pending
+        thread.join()
+        if "error" in holder:
+            raise holder["error"]
+        return holder["kernel"]
+
+
+_WARM = _WarmKernels()
+
+
+def _worker_init() -> None:
+    """Import what the hidden tests use once per worker, not once per submission."""
+    import torch  # noqa: F401  (the oracle)
+
+    torch.set_num_threads(1)
+
+
+def judge_job(job: JudgeJob) -> dict:
+    """Judge one prepared notebook; return its outputs as data (runs in a worker)."""
+    nb = nbformat.reads(job.notebook_json, as_version=4)
+    first = [True]
+
+    def new_kernel():
+        from grader.judge.kernel import StudentKernel
+
+        if first[0]:
+            first[0] = False
+            return _WARM.take(job.use_bwrap)
+        return StudentKernel(sandbox.SandboxSpec(use_bwrap=job.use_bwrap))
+
+    report = Judge(new_kernel, set(job.exported), timeout=job.timeout).run(nb)
+    return {"student": job.student, "fingerprint": fingerprint(nb),
+            "cells": [[list(c.get("outputs", [])), c.get("execution_count")]
+                      for c in nb.cells if c.cell_type == "code"],
+            "problems": report.problems(), "restarts": report.restarts}
+
+
+def local_executor(workers: int) -> futures.Executor:
+    context = multiprocessing.get_context("spawn")
+    return futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+
+
+class DaskExecutor:
+    """``submit``/``shutdown`` over a Dask distributed scheduler at ``address``."""
+
+    def __init__(self, address: str):
+        from distributed import Client
+
+        self.client = Client(address)
+        self.client.run(_worker_init)
+
+    def submit(self, fn, *args):
+        return self.client.submit(fn, *args, pure=False)
+
+    def as_completed(self, items):
+        from distributed import as_completed
+
+        return as_completed(items)
+
+    def shutdown(self, wait=True):
+        self.client.close()
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

@@ -1,0 +1,208 @@
+"""A student's kernel, started in the sandbox, driven over the Jupyter protocol.
+
+``StudentKernel.execute`` runs one cell with a wall-clock limit: past it the kernel gets an
+``interrupt_request`` (SIGINT to bwrap would kill the whole sandbox), and a kernel that does not
+stop within ``grace`` seconds is killed. A kernel that dies (``os._exit``, a segfault, a limit
+hit) is reported as such; the judge starts a new one. Messages larger than ``MAX_MESSAGE``
+are refused by the socket itself, and a cell's printed text is capped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import nbformat
+import zmq
+from jupyter_client import BlockingKernelClient
+from jupyter_client.connect import channel_socket_types
+
+from grader.judge import sandbox
+from grader.judge.agent import MIME
+
+MAX_MESSAGE = 32 << 20
+KERNEL_ARGV = ["-m", "ipykernel_launcher", "-f", f"{sandbox.INSIDE_IPC}/connection.json",
+               "--HistoryManager.enabled=False", "--IPKernelApp.log_level=CRITICAL"]
+_BOOTSTRAP = ("import course_judge_agent as _cja\n"
+              "__course_judge__ = _cja.install(get_ipython().user_ns)\n"
+              "del _cja\n")
+
+
+class KernelDied(BaseException):
+    """The kernel stopped (crash, ``os._exit``, a resource limit): a new one is needed."""
+
+
+class CellTimeout(BaseException):
+    """The student's code ran past the time limit (the kernel was interrupted or killed)."""
+
+
+class OutputLimit(BaseException):
+    """The student's code printed more than the output limit."""
+
+
+@dataclass
+class Execution:
+    """What running one piece of code in the kernel produced."""
+
+    status: str                      # "ok", "error", "timeout", "died" or "output_limit"
+    outputs: list = field(default_factory=list)   # nbformat outputs (judge MIME removed)
+    replies: list = field(default_factory=list)   # the agent's raw answers (JSON text)
+    killed: bool = False             # the kernel had to be killed: it is gone
+
+
+class _Client(BlockingKernelClient):
+    def _create_connected_socket(self, channel, identity=None):
+        url = self._make_url(channel)
+        sock = self.context.socket(channel_socket_types[channel])
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)  # a huge message drops the connection
+        sock.linger = 0
+        if identity:
+            sock.identity = identity
+        sock.connect(url)
+        return sock
+
+
+class StudentKernel:
+    """One kernel for one submission; never reused for another."""
+
+    def __init__(self, spec: sandbox.SandboxSpec, startup_timeout: float = 60.0, grace: float = 5.0):
+        self.spec, self.grace = spec, grace
+        self.limits = spec.limits
+        self._private_dir = None
+        self.process = None
+        self.client = None
+        self._start(startup_timeout)
+
+    # ------------------------------------------------------------------ life cycle
+    def _connection(self, ipc_prefix: str) -> dict:
+        return {"transport": "ipc", "ip": f"{ipc_prefix}/k", "shell_port": 1, "iopub_port": 2,
+                "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": secrets.token_hex(16),
+                "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
+
+    def _start(self, timeout: float) -> None:
+        if self.spec.use_bwrap:
+            connection = self._connection(sandbox.INSIDE_IPC)
+            self.process = sandbox.start(self.spec, connection, KERNEL_ARGV)
+            outside = dict(connection, ip=f"{self.process.ipc_dir}/k")
+        else:
+            outside = self._start_unconfined()
+        self.client = _Client()
+        self.client.load_connection_info(outside)
+        self.client.start_channels()
+        try:
+            self.client.wait_for_ready(timeout=timeout)
+        except RuntimeError as err:
+            self.shutdown()
+            raise KernelDied(f"the kernel did not start: {err}") from None
+        result = self.execute(_BOOTSTRAP, timeout=timeout)
+        if result.status != "ok":
+            self.shutdown()
+            raise KernelDied(f"the judge's agent did not start: {result.outputs}")
+
+    def _start_unconfined(self) -> dict:
+        """``--no-sandbox``: a plain kernel in a private temporary folder (NOT confined)."""
+        self._private_dir = pathlib.Path(tempfile.mkdtemp(prefix="judge-"))
+        judge_dir = self._private_dir / "judge"
+        judge_dir.mkdir()
+        for name, path in sandbox.AGENT_FILES.items():
+            shutil.copyfile(path, judge_dir / name)
+        connection = self._connection(str(self._private_dir))
+        conn_file = self._private_dir / "connection.json"
+        conn_file.write_text(json.dumps(connection))
+        python = self.spec.python() if self.spec.python().exists() else pathlib.Path(sys.executable)
+        env = sandbox.sandbox_environment(self.spec, str(self._private_dir))
+        env["PYTHONPATH"] = f"{judge_dir}:{sandbox.REPO_ROOT}"
+        argv = [str(python)] + [a.replace(f"{sandbox.INSIDE_IPC}/connection.json", str(conn_file))
+                                for a in KERNEL_ARGV]
+        popen = subprocess.Popen(argv, env=env, cwd=self._private_dir, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+        self.process = sandbox.SandboxProcess(popen, str(self._private_dir), popen.pid)
+        return connection
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.alive()
+
+    def shutdown(self) -> None:
+        if self.client is not None:
+            self.client.stop_channels()
+            self.client = None
+        if self.process is not None:
+            self.process.kill()
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
+            self._private_dir = None
+
+    # ------------------------------------------------------------------ execution
+    def interrupt(self) -> None:
+        msg = self.client.session.msg("interrupt_request", content={})
+        self.client.control_channel.send(msg)
+
+    def execute(self, code: str, timeout: float) -> Execution:
+        """Run ``code``; wait at most ``timeout`` seconds (then interrupt, then kill)."""
+        if not self.alive():
+            return Execution("died", killed=True)
+        msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
+        result = Execution("ok")
+        deadline = time.monotonic() + timeout
+        interrupted_at = None
+        printed = 0
+        while True:
+            now = time.monotonic()
+            if interrupted_at is None and now > deadline:
+                result.status = "timeout" if result.status == "ok" else result.status
+                self.interrupt()
+                interrupted_at = now
+            if interrupted_at is not None and now > interrupted_at + self.grace:
+                self.shutdown()
+                result.killed = True
+                return result
+            if not self.alive():
+                result.status, result.killed = "died", True
+                self.shutdown()
+                return result
+            try:
+                msg = self.client.get_iopub_msg(timeout=0.05)
+            except Exception:  # queue.Empty, or a message that could not be decoded
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                return result
+            if kind == "error" and result.status == "ok":
+                result.status = "error"
+            if kind == "display_data" and MIME in content.get("data", {}):
+                result.replies.append(content["data"][MIME])
+                continue
+            if kind in ("stream", "error", "execute_result", "display_data"):
+                printed += len(json.dumps(content))
+                if printed > self.limits.output:
+                    if interrupted_at is None:
+                        result.status = "output_limit"
+                        self.interrupt()
+                        interrupted_at = time.monotonic()
+                    continue
+                result.outputs.append(nbformat.v4.output_from_msg(msg))
+
+    def request(self, op: str, *args, timeout: float, request_id: str | None = None) -> tuple[dict | None, Execution]:
+        """Ask the agent; return its answer (a dict, or ``None``) and the execution record."""
+        request_id = request_id or secrets.token_hex(8)
+        payload = json.dumps({"id": request_id, "op": op, "args": list(args)}, allow_nan=True)
+        result = self.execute(f"__course_judge__.handle({payload!r})", timeout)
+        for raw in result.replies:
+            try:
+                reply = json.loads(raw) if isinstance(raw, str) and len(raw) <= MAX_MESSAGE else None
+            except (ValueError, RecursionError):
+                reply = None
+            if isinstance(reply, dict) and reply.get("id") == request_id:
+                return reply, result
+        return None, result
