@@ -276,7 +276,7 @@ class RangeTest(NamedTuple):
     suggested_lr: float
 
 
-def lr_range_test(model, x, y, make_optimizer: Callable, loss_fn=None, start_lr: float = 1e-6,
+def lr_range_test(model, x, y, make_optimizer: Callable, loss_fn=None, start_lr: float = 1e-7,
                   end_lr: float = 10.0, num_iter: int = 100, batch_size: int = 64,
                   beta: float = 0.98, diverge_factor: float = 4.0, seed: int = 0) -> RangeTest:
     """Train on mini-batches while the rate grows from ``start_lr`` to ``end_lr``.
@@ -284,7 +284,9 @@ def lr_range_test(model, x, y, make_optimizer: Callable, loss_fn=None, start_lr:
     ``make_optimizer(parameters, lr)`` builds the optimizer (e.g.
     ``lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9)``). The test stops early once
     the smoothed loss exceeds ``diverge_factor`` times its best value, or is not finite.
-    The model's weights are restored afterwards: the test only *looks*.
+    The model's weights are restored afterwards: the test only *looks*. (PyTorch has no
+    range test; the defaults follow fastai's ``lr_find``: 1e-7 to 10 in 100 steps,
+    smoothing 0.98, stop at four times the best loss.)
     """
     import torch
     from torch import nn

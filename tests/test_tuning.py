@@ -490,6 +490,20 @@ def test_range_test_stops_when_the_loss_blows_up_and_suggests_before_the_minimum
 
 # --------------------------------------------------------------------------- diagnostician
 
+@pytest.mark.parametrize("dtype", DTYPES, **DTYPE_IDS)
+def test_running_median(dtype):
+    v = random_inputs((23,), dtype, seed=8)
+    before = v.copy()
+    out = tu.running_median(v, 5)
+    expected = [np.median(v[max(0, i - 2):i + 3].astype(np.float64)) for i in range(len(v))]
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    np.testing.assert_array_equal(v, before)
+    spiked = np.ones(9)
+    spiked[4] = 1e6
+    np.testing.assert_array_equal(tu.running_median(spiked, 3), np.ones(9))
+    np.testing.assert_array_equal(tu.running_median(v[:1], 5), v[:1].astype(np.float64))  # one value
+
+
 @pytest.fixture(scope="module")
 def runs():
     with np.load(RUNS) as z:
@@ -560,3 +574,46 @@ def test_synthetic_histories():
     assert tu.diagnose(np.r_[2.3, 2.0, np.inf, 1.0, 1.0]).symptom == "nan"
     with pytest.raises(ValueError):
         tu.diagnose([1.0, 2.0])
+
+
+# --------------------------------------------------------------------------- the recording loop
+
+def test_record_run_matches_a_plain_loop_and_records_gradient_norms():
+    from coursekit.datasets import Split
+    from coursekit.recording import record_run
+
+    data = digits_split()
+    small = Split(data.x_train[:300], data.y_train[:300], data.x_test[:100], data.y_test[:100])
+    model = mlp([64, 16, 10], seed=2)
+    run = record_run(model, small, torch.optim.SGD(model.parameters(), 0.1), epochs=2,
+                     batch_size=64, seed=4)
+    twin = mlp([64, 16, 10], seed=2)
+    opt = torch.optim.SGD(twin.parameters(), 0.1)
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.as_tensor(small.x_train), torch.as_tensor(small.y_train)
+    losses, norms = [], []
+    for _ in range(2):
+        order = torch.randperm(len(x), generator=g)
+        for start in range(0, len(x), 64):
+            b = order[start:start + 64]
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(twin(x[b]), y[b])
+            loss.backward()
+            norms.append(float(nn.utils.clip_grad_norm_(twin.parameters(), float("inf"))))
+            opt.step()
+            losses.append(loss.item())
+    np.testing.assert_array_equal(run.step_loss, losses)
+    np.testing.assert_allclose(run.grad_norm, norms, rtol=1e-6)
+    assert len(run.val_loss) == len(run.epoch_loss) == 2
+
+
+def test_record_run_stops_shortly_after_the_loss_stops_being_finite():
+    from coursekit.recording import record_run
+
+    model = mlp([64, 16, 10], seed=0)
+    with torch.no_grad():
+        model[0].weight.fill_(float("nan"))
+    run = record_run(model, digits_split(), torch.optim.SGD(model.parameters(), 0.1), epochs=3,
+                     extra_steps_after_nan=2)
+    assert len(run.step_loss) == 3 and np.isnan(run.step_loss).all()
+    assert tu.diagnose(np.r_[2.3, 2.2, 2.1, 2.0, run.step_loss]).symptom == "nan"
