@@ -116,8 +116,9 @@ POOL_CASES = [(2, None, 0), (3, 2, 1), (3, 1, 1), ((2, 3), (1, 2), (1, 1)), (2, 
 
 @pytest.mark.parametrize("dtype", DTYPES, **DTYPE_IDS)
 @pytest.mark.parametrize("kernel,stride,padding", POOL_CASES)
-def test_max_pool_matches_torch(dtype, kernel, stride, padding):
-    x = random_inputs((2, 3, 7, 6), dtype, seed=5)
+@pytest.mark.parametrize("shape,scale", (((2, 3, 7, 6), 1.0), ((1, 1, 6, 6), 1e4)), ids=("batch", "one-large"))
+def test_max_pool_matches_torch(dtype, kernel, stride, padding, shape, scale):
+    x = random_inputs(shape, dtype, seed=5, scale=scale)
     x0 = x.copy()
     tx = torch_tensor(x, requires_grad=True)
     y_t = F.max_pool2d(tx, kernel, stride, padding)
@@ -133,8 +134,10 @@ def test_max_pool_matches_torch(dtype, kernel, stride, padding):
 @pytest.mark.parametrize("dtype", DTYPES, **DTYPE_IDS)
 @pytest.mark.parametrize("kernel,stride,padding", POOL_CASES)
 @pytest.mark.parametrize("count_include_pad", (True, False))
-def test_avg_pool_matches_torch(dtype, kernel, stride, padding, count_include_pad):
-    x = random_inputs((2, 3, 7, 6), dtype, seed=7)
+@pytest.mark.parametrize("shape", ((2, 3, 7, 6), (1, 1, 6, 6)))
+def test_avg_pool_matches_torch(dtype, kernel, stride, padding, count_include_pad, shape):
+    x = random_inputs(shape, dtype, seed=7)
+    x0 = x.copy()
     tx = torch_tensor(x, requires_grad=True)
     y_t = F.avg_pool2d(tx, kernel, stride, padding, count_include_pad=count_include_pad)
     g = random_inputs(tuple(y_t.shape), dtype, seed=8)
@@ -143,6 +146,7 @@ def test_avg_pool_matches_torch(dtype, kernel, stride, padding, count_include_pa
     what = f"avg_pool2d k={kernel} s={stride} p={padding} count_include_pad={count_include_pad}"
     assert_matches(y, y_t, what=what, **tolerance(dtype))
     assert_matches(cv.avg_pool2d_backward(g, cache), tx.grad, what=what + " backward", **tolerance(dtype))
+    np.testing.assert_array_equal(x, x0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, **DTYPE_IDS)
