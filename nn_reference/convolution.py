@@ -293,14 +293,14 @@ def residual_block_forward(x, weight1, bias1, weight2, bias2):
     :math:`x` and the branch have the same shape and can be added. Returns ``(out, cache)``.
     """
     x = as_float(x)
-    a1, c1 = conv2d_forward(x.astype(np.float64), weight1, bias1, padding=1)
+    a1, c1 = conv2d_forward(x.astype(np.float64), weight1, bias1, padding=1)   # float64 throughout
     h = np.maximum(a1, 0.0)
     a2, c2 = conv2d_forward(h, weight2, bias2, padding=1)
     if a2.shape != x.shape:
         raise ValueError("the residual branch must keep the input's shape (C -> C, 3x3, padding 1)")
     s = x + a2
     out = np.maximum(s, 0.0)
-    return out.astype(x.dtype), ResidualCache(c1, c2._replace(dtype=np.dtype(np.float64)), a1 > 0, s > 0)
+    return out.astype(x.dtype), ResidualCache(c1, c2, a1 > 0, s > 0)
 
 
 def residual_block_backward(grad_output, cache: ResidualCache):
@@ -318,6 +318,6 @@ def residual_block_backward(grad_output, cache: ResidualCache):
     delta = np.asarray(grad_output, dtype=np.float64) * cache.relu2_mask
     dh, dw2, db2 = conv2d_backward(delta, cache.conv2)
     da1 = dh * cache.relu1_mask
-    dx_branch, dw1, db1 = conv2d_backward(da1, cache.conv1._replace(dtype=np.dtype(np.float64)))
+    dx_branch, dw1, db1 = conv2d_backward(da1, cache.conv1)
     grads = (delta + dx_branch, dw1, db1, dw2, db2)
     return tuple(None if a is None else a.astype(dtype) for a in grads)

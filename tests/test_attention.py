@@ -132,7 +132,7 @@ MHA_CASES = [  # (N, L, S, E, heads, self-attention?)
 
 @pytest.mark.parametrize("dtype", DTYPES, **DTYPE_IDS)
 @pytest.mark.parametrize("case", range(len(MHA_CASES)))
-@pytest.mark.parametrize("masks", ("none", "causal", "padding", "float"))
+@pytest.mark.parametrize("masks", ("none", "causal", "padding", "float", "per-head"))
 def test_multihead_attention_matches_torch_module(dtype, case, masks):
     n, l, s, e, h, self_attention = MHA_CASES[case]
     torch.manual_seed(case)
@@ -149,6 +149,9 @@ def test_multihead_attention_matches_torch_module(dtype, case, masks):
         key_padding_mask[0, -1] = True
     elif masks == "float":
         attn_mask = random_inputs((l, s), dtype, seed=7)
+    elif masks == "per-head":                                     # (N * heads, L, S), batch-major
+        attn_mask = np.random.default_rng(8).random((n * h, l, s)) < 0.3
+        attn_mask[..., 0] = False
     tq = torch_tensor(q, requires_grad=True)
     tk, tv = (tq, tq) if self_attention else (torch_tensor(k, requires_grad=True), torch_tensor(v, requires_grad=True))
     y_t, w_t = mha(tq, tk, tv, attn_mask=None if attn_mask is None else torch_tensor(attn_mask),
