@@ -224,30 +224,29 @@ def rotate(x, angles_degrees) -> np.ndarray:
     n, c, h, w = x.shape
     angles = np.deg2rad(np.broadcast_to(np.asarray(angles_degrees, dtype=np.float64), (n,)))
     dt = x.dtype.type
-    u = (2 * np.arange(w) + 1) / w - 1          # normalized column centers
-    v = (2 * np.arange(h) + 1) / h - 1          # normalized row centers
-    uu, vv = np.meshgrid(u.astype(x.dtype), v.astype(x.dtype))   # (h, w)
-    out = np.empty_like(x)
-    for k in range(n):
-        cos, sin = dt(np.cos(angles[k])), dt(np.sin(angles[k]))
-        # affine_grid: base grid times theta^T, computed in the input dtype
-        su = uu * cos + vv * (-sin)
-        sv = uu * sin + vv * cos
-        ix = ((su + dt(1)) * dt(w) - dt(1)) / dt(2)
-        iy = ((sv + dt(1)) * dt(h) - dt(1)) / dt(2)
-        x0, y0 = np.floor(ix), np.floor(iy)
-        wx1, wy1 = ix - x0, iy - y0
-        wx0, wy0 = dt(1) - wx1, dt(1) - wy1
-        acc = np.zeros((c, h, w), dtype=x.dtype)
-        for yy, wy in ((y0, wy0), (y0 + 1, wy1)):
-            for xx, wx in ((x0, wx0), (x0 + 1, wx1)):
-                inside = (xx >= 0) & (xx <= w - 1) & (yy >= 0) & (yy <= h - 1)
-                xi = np.clip(xx, 0, w - 1).astype(np.int64)
-                yi = np.clip(yy, 0, h - 1).astype(np.int64)
-                acc += x[k][:, yi, xi] * np.where(inside, wx * wy, dt(0))
-        out[k] = acc
-        if angles[k] == 0:
-            out[k] = x[k]
+    u = ((2 * np.arange(w) + 1) / w - 1).astype(x.dtype)     # normalized column centers
+    v = ((2 * np.arange(h) + 1) / h - 1).astype(x.dtype)     # normalized row centers
+    uu, vv = u[None, None, :], v[None, :, None]
+    cos = np.cos(angles).astype(x.dtype)[:, None, None]
+    sin = np.sin(angles).astype(x.dtype)[:, None, None]
+    su = uu * cos + vv * (-sin)                  # (n, h, w): where each output pixel reads
+    sv = uu * sin + vv * cos
+    ix = ((su + dt(1)) * dt(w) - dt(1)) / dt(2)  # back to pixel coordinates
+    iy = ((sv + dt(1)) * dt(h) - dt(1)) / dt(2)
+    x0, y0 = np.floor(ix), np.floor(iy)
+    wx1, wy1 = ix - x0, iy - y0
+    wx0, wy0 = dt(1) - wx1, dt(1) - wy1
+    batch = np.arange(n)[:, None, None]
+    out = np.zeros((n, h, w, c), dtype=x.dtype)
+    channels_last = np.moveaxis(x, 1, -1)
+    for yy, wy in ((y0, wy0), (y0 + 1, wy1)):
+        for xx, wx in ((x0, wx0), (x0 + 1, wx1)):
+            inside = (xx >= 0) & (xx <= w - 1) & (yy >= 0) & (yy <= h - 1)
+            xi = np.clip(xx, 0, w - 1).astype(np.int64)
+            yi = np.clip(yy, 0, h - 1).astype(np.int64)
+            out += channels_last[batch, yi, xi] * np.where(inside, wx * wy, dt(0))[..., None]
+    out = np.moveaxis(out, -1, 1).copy()
+    out[angles == 0] = x[angles == 0]            # exactly the input, not up to round-off
     return out
 
 
