@@ -579,3 +579,52 @@ def test_the_text_and_audio_extracts_load():
     for wave in clips.values():
         assert wave.dtype == np.float32 and wave.ndim == 1 and np.abs(wave).max() <= 1.0
         assert 0.3 * rate < len(wave) < 3 * rate
+
+
+def test_audio_functions_leave_their_input_alone_and_keep_the_dtype():
+    for dtype in DTYPES:
+        x = random_inputs((300,), dtype, seed=15)
+        before = x.copy()
+        for out in (reg.time_shift(x, 5), reg.time_shift(x, -5, roll=True),
+                    reg.random_time_shift(x, 20, rng=np.random.default_rng(0)),
+                    reg.add_noise_at_snr(x, 10.0, rng=np.random.default_rng(0))):
+            assert out.dtype == x.dtype and out.shape == x.shape
+        np.testing.assert_array_equal(x, before)
+    shifts = {int(np.argmax(reg.random_time_shift(np.eye(1, 41, 20)[0], 20, rng=np.random.default_rng(s))))
+              for s in range(300)}
+    assert shifts == set(range(41)), "every shift in -max_shift..max_shift is drawn, none beyond"
+
+
+def test_penalties_in_the_experiments_skip_the_biases():
+    from coursekit.regularized_training import weight_matrices
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    chosen = weight_matrices(model)
+    assert [tuple(p.shape) for p in chosen] == [(3, 4), (2, 3)]
+    assert all(p is not model[0].bias and p is not model[2].bias for p in chosen)
+
+
+def test_the_experiment_loop_is_seeded_and_its_proximal_l1_gives_zeros():
+    from coursekit.datasets import Split
+    from coursekit.regularized_training import fit
+
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 1, 6, 6)).astype(np.float32)
+    y = np.arange(40) % 3
+    data = Split(x[:30], y[:30], x[30:], y[30:])
+
+    def run(seed, **kwargs):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 3))
+        history = fit(model, data, epochs=3, lr=0.5, optimizer="plain sgd", seed=seed,
+                      batch_size=10, **kwargs)
+        return model[1].weight.detach().numpy(), history
+
+    flip = lambda xb, r: reg.random_horizontal_flip(xb, rng=r)
+    a, history = run(0, augment=flip)
+    assert len(history.val_accuracy) == 3 and len(history.val_loss) == 3
+    np.testing.assert_array_equal(a, run(0, augment=flip)[0])
+    assert not np.array_equal(a, run(1, augment=flip)[0])
+    sparse, _ = run(0, l1=0.05, l1_proximal=True)
+    penalized, _ = run(0, l1=0.05)
+    assert (sparse == 0).mean() > 0.2 and (penalized == 0).sum() == 0
