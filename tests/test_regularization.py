@@ -628,3 +628,27 @@ def test_the_experiment_loop_is_seeded_and_its_proximal_l1_gives_zeros():
     sparse, _ = run(0, l1=0.05, l1_proximal=True)
     penalized, _ = run(0, l1=0.05)
     assert (sparse == 0).mean() > 0.2 and (penalized == 0).sum() == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES, **DTYPE_IDS)
+def test_log_softmax_is_stable_at_large_logits_like_torch(dtype):
+    for label, z, _ in logits_cases(dtype):
+        assert_matches(reg.log_softmax(z), F.log_softmax(torch_tensor(z), dim=-1),
+                       what=f"log_softmax, {label}", rtol=1e-5 if dtype == np.float32 else 1e-12)
+    naive = lambda z: np.log(np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True))
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(naive(np.array([[1e4, 0.0]], dtype=dtype))).all(), \
+            "the naive formula overflows where the shifted one does not"
+
+
+def test_ema_update_returns_new_arrays_and_leaves_its_inputs():
+    params = {"w": np.array([1.0, 2.0])}
+    avg = reg.ema_update(None, params, decay=0.5)
+    assert avg["w"] is not params["w"]
+    params["w"] += 1.0
+    np.testing.assert_array_equal(avg["w"], [1.0, 2.0])
+    new = reg.ema_update(avg, params, decay=0.5)
+    np.testing.assert_array_equal(avg["w"], [1.0, 2.0])
+    np.testing.assert_array_equal(new["w"], [1.5, 2.5])
+    with pytest.raises(ValueError):
+        reg.ema_update(avg, params, decay=1.5)
