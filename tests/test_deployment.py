@@ -464,7 +464,7 @@ def test_onnx_runtime_reproduces_a_small_cnn(tmp_path):
             expected = model(torch_tensor(x))
         (out,) = session.run(None, {"x": x})
         assert_matches(out, expected, rtol=1e-5, atol=1e-5)
-    # the same model exported in training mode (dropout on, batch statistics) does not match
+    # the file holds the inference computation: the model run in training mode does not match it
     with torch.no_grad():
         train_out = model.train()(torch_tensor(x))
     assert not np.allclose(train_out.numpy(), out, atol=1e-3)
