@@ -119,7 +119,8 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
             bar.update()
     bar.close()
     ordered = [outcomes[s] for s in students]
-    _save_report(root / "reports" / f"{assignment}.csv", ordered)
+    # A student skipped as already graded keeps the report row (and reason) of their grading.
+    _save_report(root / "reports" / f"{assignment}.csv", [outcomes[s] for s in located])
     return ordered
 
 

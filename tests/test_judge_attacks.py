@@ -67,6 +67,12 @@ class _Listener:
         self.sock.close()
 
 
+def _fill(source: str, values: dict) -> str:
+    for key, value in values.items():
+        source = source.replace("{" + key + "}", str(value))
+    return source
+
+
 def _student(i: int) -> str:
     return f"attack{i:02d}"
 
@@ -89,7 +95,7 @@ def attacked(tmp_path_factory):
             submissions = {"aaa_first": notebooks.with_answers(source),
                            "zzz_last": notebooks.with_answers(source)}
             for i, attack in enumerate(ATTACKS):
-                answers = {k: v.format(**fill) for k, v in attack.answers.items()}
+                answers = {k: _fill(v, fill) for k, v in attack.answers.items()}
                 submissions[_student(i)] = notebooks.with_answers(source, answers)
             for student, nb in submissions.items():
                 notebooks.write(nb, root / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")

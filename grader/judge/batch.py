@@ -19,6 +19,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import queue
 import threading
 from dataclasses import dataclass
 
@@ -62,36 +63,43 @@ def apply_outputs(nb, result: dict) -> None:
 # ------------------------------------------------------------------------- workers
 
 class _WarmKernels:
-    """One kernel started ahead, in the background, for the next submission of this worker."""
+    """One kernel started ahead, in the background, for the next submission of this worker.
+
+    Kernels are started by one thread that lives as long as the worker: bwrap's
+    ``--die-with-parent`` ties the sandbox to the *thread* that started it, so a short-lived
+    starter thread would take its kernel down when it ends.
+    """
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self._next = {}
+        self._requests: queue.Queue = queue.Queue()
+        self._ready: dict = {}
+        self._thread = None
 
-    def _start(self, use_bwrap: bool):
+    def _serve(self):
         from grader.judge.kernel import StudentKernel
 
-        holder = {}
-
-        def run():
+        while True:
+            use_bwrap, slot = self._requests.get()
             try:
-                holder["kernel"] = StudentKernel(sandbox.SandboxSpec(use_bwrap=use_bwrap))
+                slot.put(StudentKernel(sandbox.SandboxSpec(use_bwrap=use_bwrap)))
             except BaseException as err:  # reported when the kernel is taken
-                holder["error"] = err
+                slot.put(err)
 
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        return thread, holder
+    def _order(self, use_bwrap: bool) -> queue.Queue:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, daemon=True, name="kernel-starter")
+            self._thread.start()
+        slot: queue.Queue = queue.Queue(maxsize=1)
+        self._requests.put((use_bwrap, slot))
+        return slot
 
     def take(self, use_bwrap: bool):
-        with self._lock:
-            pending = self._next.pop(use_bwrap, None) or self._start(use_bwrap)
-            self._next[use_bwrap] = self._start(use_bwrap)  # warm the next one
-        thread, holder = pending
-        thread.join()
-        if "error" in holder:
-            raise holder["error"]
-        return holder["kernel"]
+        slot = self._ready.pop(use_bwrap, None) or self._order(use_bwrap)
+        self._ready[use_bwrap] = self._order(use_bwrap)  # warm the next one
+        kernel = slot.get()
+        if isinstance(kernel, BaseException):
+            raise kernel
+        return kernel
 
 
 _WARM = _WarmKernels()

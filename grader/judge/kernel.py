@@ -77,6 +77,7 @@ class StudentKernel:
         self.spec, self.grace = spec, grace
         self.limits = spec.limits
         self._private_dir = None
+        self._kernel_pid = None
         self.process = None
         self.client = None
         self._start(startup_timeout)
@@ -102,10 +103,23 @@ class StudentKernel:
         except RuntimeError as err:
             self.shutdown()
             raise KernelDied(f"the kernel did not start: {err}") from None
+        self._kernel_pid = self._find_kernel_pid()
         result = self.execute(_BOOTSTRAP, timeout=timeout)
         if result.status != "ok":
             self.shutdown()
             raise KernelDied(f"the judge's agent did not start: {result.outputs}")
+
+    def _find_kernel_pid(self) -> int | None:
+        """The kernel's host pid: the one child of the sandbox's init (bwrap's pid 1)."""
+        import psutil
+
+        if not self.spec.use_bwrap:
+            return self.process.pid
+        try:
+            children = psutil.Process(self.process.pid).children()
+        except psutil.Error:
+            return None
+        return children[0].pid if len(children) == 1 else None
 
     def _start_unconfined(self) -> dict:
         """``--no-sandbox``: a plain kernel in a private temporary folder (NOT confined)."""
@@ -177,6 +191,7 @@ class StudentKernel:
                 continue
             kind, content = msg["msg_type"], msg["content"]
             if kind == "status" and content.get("execution_state") == "idle":
+                self.process.kill_strays(self._kernel_pid)
                 return result
             if kind == "error" and result.status == "ok":
                 result.status = "error"

@@ -144,8 +144,8 @@ def sandbox_environment(spec: SandboxSpec, home: str) -> dict[str, str]:
     """The whole environment of the student's kernel: nothing of the grader's."""
     env = {"HOME": home, "PATH": f"{spec.venv}/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
            "PYTHONPATH": f"{INSIDE_COURSE}:{INSIDE_JUDGE}" if spec.use_bwrap else "",
-           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
-           "PYTHONDONTWRITEBYTECODE": "1", "JUPYTER_PLATFORM_DIRS": "1"}
+              "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+           "PYTHONDONTWRITEBYTECODE": "1"}
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # needed by OpenBLAS on some CPUs
         if key in os.environ:
             env[key] = os.environ[key]
@@ -162,6 +162,30 @@ class SandboxProcess:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def kill_strays(self, keep: int | None) -> int:
+        """Kill every process of the sandbox but its init and the kernel (pid ``keep``).
+
+        Run after each cell: what a cell forked (a fork bomb, a background job) does not
+        outlive it, hold the process limit, or write into the next cell's messages.
+        """
+        import psutil
+
+        try:
+            top = psutil.Process(self.pid)
+            procs = top.children(recursive=True)
+            if keep is None or keep == self.pid:  # unconfined: the kernel is the top process
+                keep = self.pid
+        except psutil.Error:
+            return 0
+        strays = [p for p in procs if p.pid != keep]
+        for p in strays:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(strays, timeout=2)
+        return len(strays)
 
     def kill(self) -> None:
         if self.process.poll() is None:

@@ -1,7 +1,7 @@
 """Submissions that try to get points without the work, or to harm the grader, on the
 activations assignment. Each replaces some solution cells (by ``grade_id``) and names the
 test cells it must lose; every other test cell keeps its points (the rest of the notebook is
-the model solution). ``{course}``, ``{repo}``, ``{victim}`` and ``{port}`` are filled in by
+the model solution). The markers ``{course}``, ``{repo}``, ``{victim}`` and ``{port}`` are replaced by
 the test with the paths and the port of the batch being graded.
 """
 
@@ -110,13 +110,13 @@ ATTACKS = [
            {"log_sigmoid": (
                "import os\n"
                "_seen = [p for p in ('{course}/gradebook.db', '{victim}') if os.path.exists(p)]\n"
-               "def log_sigmoid(x):\n    raise RuntimeError(f'visible: {{_seen}}')\n")},
+               "def log_sigmoid(x):\n    raise RuntimeError(f'visible: {_seen}')\n")},
            "test_log_sigmoid"),
     # ---- writing to what must not change; poisoning later submissions
     Attack("overwriting another student's submission and the source notebook",
            {"log_sigmoid": (
                "for _p in ('{victim}', '{repo}/solutions/activations/activations.ipynb'):\n"
-               "    try:\n        open(_p, 'w').write('{{}}')\n    except OSError:\n        pass\n"
+               "    try:\n        open(_p, 'w').write('{}')\n    except OSError:\n        pass\n"
                + WRONG_LOG_SIGMOID)},
            "test_log_sigmoid"),
     Attack("a startup file, a sitecustomize and a fake numpy for whoever is graded next",
@@ -145,8 +145,8 @@ ATTACKS = [
     Attack("behaving differently when it sees that it is being graded",
            {"log_sigmoid": (
                "import os\n"
-               "_grading = any(k.startswith(('NBGRADER', 'COURSE', 'JPY', 'JUPYTER_', 'PYTEST')) for k in os.environ)\n"
-               "_grading |= b'NBGRADER' in open('/proc/1/environ', 'rb').read()\n"
+               "_grading = any(k.startswith(('NBGRADER', 'COURSE', 'PYTEST')) for k in os.environ)\n"
+               "_grading |= any(w in open('/proc/1/environ', 'rb').read() for w in (b'NBGRADER', b'COURSE'))\n"
                "def log_sigmoid(x):\n"
                "    if not _grading:\n        raise RuntimeError('cannot tell that it is graded')\n"
                "    return -np.logaddexp(0, -np.asarray(x))\n")},
@@ -171,8 +171,8 @@ ATTACKS = [
                             "    while True:\n        pass\n")},
            "test_log_sigmoid"),
     Attack("a long sleep",
-           {"swish": "def swish(x, beta):\n    import time\n    time.sleep(3600)\n"},
-           {"test_swish"}),
+           {"log_sigmoid_grad": "def log_sigmoid_grad(x):\n    import time\n    time.sleep(3600)\n"},
+           "test_log_sigmoid_grad"),
     Attack("a flood of output",
            {"log_sigmoid": "def log_sigmoid(x):\n    while True:\n        print('x' * 10000)\n"},
            "test_log_sigmoid"),
