@@ -34,6 +34,7 @@ from grader.judge.proxy import ProtocolError, StudentSession
 from grader.notebooks import solution_text
 
 MAX_RESTARTS = 4
+START_ATTEMPTS = 3
 _TEST_OUTPUT_CHARS = 20_000
 
 
@@ -157,12 +158,21 @@ class Judge:
             if self.report.restarts > MAX_RESTARTS:
                 raise KernelDied(f"the kernel died {MAX_RESTARTS} times; the remaining cells were not run")
         self._kernels_started += 1
-        kernel = self.new_kernel()
+        kernel = self._start_kernel()
         for source in self._replay:  # rebuild the student's state in the new kernel
             if kernel.execute(source, self.timeout).killed:
-                kernel = self.new_kernel()  # this cell cannot be replayed: go on without it
+                kernel = self._start_kernel()  # this cell cannot be replayed: go on without it
         self.kernel = kernel
         return kernel
+
+    def _start_kernel(self) -> StudentKernel:
+        """A new kernel; a start that fails (no student code has run in it) is retried."""
+        for attempt in range(START_ATTEMPTS):
+            try:
+                return self.new_kernel()
+            except KernelDied:
+                if attempt == START_ATTEMPTS - 1:
+                    raise
 
     def _run_sandbox(self, source: str):
         try:

@@ -97,17 +97,40 @@ class StudentKernel:
             outside = self._start_unconfined()
         self.client = _Client()
         self.client.load_connection_info(outside)
-        self.client.start_channels()
+        self.client.start_channels(hb=False)  # liveness is the process itself, not heartbeats
         try:
-            self.client.wait_for_ready(timeout=timeout)
-        except RuntimeError as err:
+            self._wait_ready(timeout)
+        except KernelDied:
             self.shutdown()
-            raise KernelDied(f"the kernel did not start: {err}") from None
+            raise
         self._kernel_pid = self._find_kernel_pid()
         result = self.execute(_BOOTSTRAP, timeout=timeout)
         if result.status != "ok":
             self.shutdown()
             raise KernelDied(f"the judge's agent did not start: {result.outputs}")
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Until the kernel answers ``kernel_info``; fail early if its process ends."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise KernelDied("the kernel's process ended while it started")
+            msg_id = self.client.kernel_info()
+            wait_until = min(deadline, time.monotonic() + 2.0)
+            while time.monotonic() < wait_until:
+                try:
+                    reply = self.client.shell_channel.get_msg(timeout=0.2)
+                except Exception:  # queue.Empty
+                    if not self.alive():
+                        raise KernelDied("the kernel's process ended while it started") from None
+                    continue
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    while True:  # drop the start-up messages on iopub
+                        try:
+                            self.client.iopub_channel.get_msg(timeout=0.05)
+                        except Exception:
+                            return
+        raise KernelDied(f"the kernel did not answer within {timeout:g} s")
 
     def _find_kernel_pid(self) -> int | None:
         """The kernel's host pid: the one child of the sandbox's init (bwrap's pid 1)."""
@@ -184,7 +207,7 @@ class StudentKernel:
                 self.shutdown()
                 return result
             try:
-                msg = self.client.get_iopub_msg(timeout=0.05)
+                msg = self.client.iopub_channel.get_msg(timeout=0.05)
             except Exception:  # queue.Empty, or a message that could not be decoded
                 continue
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
