@@ -176,7 +176,8 @@ def _judged_in_parallel(api, assignment, located, workers, scheduler, sandboxed)
             yield student
         yield from unprepared
     finally:
-        executor.shutdown(wait=True)
+        if scheduler:
+            executor.shutdown(wait=True)  # the local pool stays for later batches of this process
 
 
 def _sanitized(api, assignment: str, student: str, path: pathlib.Path):

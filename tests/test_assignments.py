@@ -18,6 +18,7 @@ import pytest
 
 from grader import notebooks
 from grader.autograde import autograde_batch
+from grader.judge.batch import default_workers
 from grader.course import SOLUTIONS_DIR, assignment_names, course_environment, load_config
 from grader.release import release_all
 
@@ -57,7 +58,7 @@ def graded(tmp_path_factory):
                                 for i, a in enumerate(alternative)})
             for student, nb in submissions.items():
                 notebooks.write(nb, root / "submitted" / student / name / f"{name}.ipynb")
-            outcomes = autograde_batch(api, name, progress=False)
+            outcomes = autograde_batch(api, name, progress=False, workers=default_workers())
             scores, maxima = {}, {}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -14,6 +14,7 @@ of the next submission (a warm pool of one per worker).
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures as futures
 import hashlib
 import json
@@ -28,8 +29,10 @@ import nbformat
 from grader.judge import sandbox
 from grader.judge.judge import Judge
 
-#: fingerprint -> outputs computed by a worker, consumed by ``JudgeExecute``.
-PRECOMPUTED: dict[str, dict] = {}
+#: (student, fingerprint) -> outputs computed by a worker, consumed by ``JudgeExecute``.
+PRECOMPUTED: dict[tuple, dict] = {}
+#: Students whose grade came from a worker's outputs, in this process (for tests and reports).
+USED_FROM_WORKERS: list[str] = []
 
 
 def fingerprint(nb) -> str:
@@ -94,8 +97,17 @@ class _WarmKernels:
         return slot
 
     def take(self, use_bwrap: bool):
+        """The kernel started ahead (or a new one), and start the next one ahead."""
         slot = self._ready.pop(use_bwrap, None) or self._order(use_bwrap)
         self._ready[use_bwrap] = self._order(use_bwrap)  # warm the next one
+        return self._wait(slot)
+
+    def fresh(self, use_bwrap: bool):
+        """A new kernel now (after a crash), started by the same long-lived thread."""
+        return self._wait(self._order(use_bwrap))
+
+    @staticmethod
+    def _wait(slot: queue.Queue):
         kernel = slot.get()
         if isinstance(kernel, BaseException):
             raise kernel
@@ -118,12 +130,10 @@ def judge_job(job: JudgeJob) -> dict:
     first = [True]
 
     def new_kernel():
-        from grader.judge.kernel import StudentKernel
-
         if first[0]:
             first[0] = False
             return _WARM.take(job.use_bwrap)
-        return StudentKernel(sandbox.SandboxSpec(use_bwrap=job.use_bwrap))
+        return _WARM.fresh(job.use_bwrap)
 
     report = Judge(new_kernel, set(job.exported), timeout=job.timeout).run(nb)
     return {"student": job.student, "fingerprint": fingerprint(nb),
@@ -132,9 +142,28 @@ def judge_job(job: JudgeJob) -> dict:
             "problems": report.problems(), "restarts": report.restarts}
 
 
+_LOCAL_EXECUTORS: dict[int, futures.ProcessPoolExecutor] = {}
+
+
 def local_executor(workers: int) -> futures.Executor:
-    context = multiprocessing.get_context("spawn")
-    return futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+    """A pool of ``workers`` judge processes, kept for the rest of this process's life.
+
+    Workers are expensive to start (PyTorch), so later batches of the same process (the
+    test suite grades several assignments) reuse them; a broken pool is replaced.
+    """
+    pool = _LOCAL_EXECUTORS.get(workers)
+    if pool is None or getattr(pool, "_broken", False):
+        context = multiprocessing.get_context("spawn")
+        pool = futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+        _LOCAL_EXECUTORS[workers] = pool
+    return pool
+
+
+@atexit.register
+def _shutdown_local_executors() -> None:
+    for pool in _LOCAL_EXECUTORS.values():
+        pool.shutdown(wait=True, cancel_futures=True)
+    _LOCAL_EXECUTORS.clear()
 
 
 class DaskExecutor:

@@ -38,6 +38,7 @@ class JudgeExecute(NbGraderPreprocessor):
         judged = batch.PRECOMPUTED.pop((info.get("student"), batch.fingerprint(nb)), None)
         if judged is not None:  # judged already by a worker of this batch, for exactly these cells
             batch.apply_outputs(nb, judged)
+            batch.USED_FROM_WORKERS.append(info.get("student"))
             resources.setdefault("judge", {}).update(problems=judged["problems"], restarts=judged["restarts"])
             return nb, resources
         exported = exported_names(notebooks.read(source_notebook(self.parent, info)))
