@@ -21,6 +21,7 @@ import pytest
 from attacks.activations import ATTACKS
 from grader import notebooks
 from grader.autograde import autograde_batch
+from grader.judge.batch import default_workers
 from grader.course import REPO_ROOT, SOLUTIONS_DIR, course_environment, load_config
 from grader.release import release_all
 
@@ -100,7 +101,8 @@ def attacked(tmp_path_factory):
             for student, nb in submissions.items():
                 notebooks.write(nb, root / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
             before = _digest([REPO_ROOT / p for p in PROTECTED] + [root / "release", victim.parent])
-            outcomes = {o.student_id: o for o in autograde_batch(api, ASSIGNMENT, progress=False)}
+            outcomes = {o.student_id: o for o in autograde_batch(api, ASSIGNMENT, progress=False,
+                                                                  workers=default_workers())}
             after = _digest([REPO_ROOT / p for p in PROTECTED] + [root / "release", victim.parent])
             scores, maxima = {}, {}
             with warnings.catch_warnings():

@@ -23,6 +23,7 @@ except ImportError:  # imported from the repository (tests)
     from grader.judge import codec
 
 MIME = "application/vnd.course-judge+json"
+REQUEST_TYPE, REPLY_TYPE = "course_judge_request", "course_judge_reply"
 _TRACEBACK_CHARS = 4000
 
 
@@ -106,24 +107,43 @@ class Agent:
     def op_getitem(self, handle, key):
         return self._encode(self._object(handle)[self._decode(key)])
 
-    # -------------------------------------------------------------- entry point
-    def handle(self, request_json: str):
-        request = json.loads(request_json)
-        reply = {"id": request.get("id")}
+    # -------------------------------------------------------------- entry points
+    def answer(self, request) -> dict:
+        """The reply (a JSON-able dict) to one request ``{"id", "op", "args"}``."""
+        request_id = request.get("id") if isinstance(request, dict) else None
+        reply = {"id": request_id}
         try:
-            op = getattr(self, "op_" + request["op"])
+            op = getattr(self, "op_" + str(request["op"]))
             reply["ok"] = op(*request.get("args", []))
         except BaseException as err:  # the student's exception, reported as data
             reply["error"] = {"type": type(err).__name__, "message": _safe_str(err),
                               "builtin": type(err).__module__ == "builtins",
                               "traceback": _student_traceback(err)}
         try:
-            text = json.dumps(reply, allow_nan=True)
-        except (TypeError, ValueError) as err:
-            text = json.dumps({"id": request.get("id"), "error": {
-                "type": "CodecError", "message": f"the answer could not be encoded: {err}",
-                "builtin": False, "traceback": ""}})
-        _publish(text)
+            json.dumps(reply, allow_nan=True)
+        except (TypeError, ValueError, RecursionError) as err:
+            reply = {"id": request_id, "error": {"type": "CodecError", "builtin": False, "traceback": "",
+                                                 "message": f"the answer could not be encoded: {err}"}}
+        return reply
+
+    def handle(self, request_json: str) -> None:
+        """Answer a request sent as code (``__course_judge__.handle(...)``), as display data."""
+        _publish(json.dumps(self.answer(json.loads(request_json)), allow_nan=True))
+
+    def on_shell_message(self, stream, idents, msg) -> None:
+        """Answer a ``course_judge_request`` shell message with a ``course_judge_reply``.
+
+        The fast path: no cell is run, so no input transformers, history or display hooks.
+        """
+        kernel = get_kernel()
+        reply = self.answer(msg.get("content", {}))
+        kernel.session.send(stream, REPLY_TYPE, reply, parent=msg, ident=idents)
+
+
+def get_kernel():
+    from IPython import get_ipython
+
+    return get_ipython().kernel
 
 
 def _safe_str(err) -> str:
@@ -150,5 +170,7 @@ def _publish(text: str) -> None:
 
 
 def install(namespace: dict) -> Agent:
-    """The agent for the kernel's user namespace."""
-    return Agent(namespace)
+    """The agent for the kernel's user namespace, also answering ``REQUEST_TYPE`` messages."""
+    agent = Agent(namespace)
+    get_kernel().shell_handlers[REQUEST_TYPE] = agent.on_shell_message
+    return agent

@@ -26,7 +26,7 @@ from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import channel_socket_types
 
 from grader.judge import sandbox
-from grader.judge.agent import MIME
+from grader.judge.agent import MIME, REPLY_TYPE, REQUEST_TYPE
 
 MAX_MESSAGE = 32 << 20
 KERNEL_ARGV = ["-m", "ipykernel_launcher", "-f", f"{sandbox.INSIDE_IPC}/connection.json",
@@ -56,6 +56,7 @@ class Execution:
     outputs: list = field(default_factory=list)   # nbformat outputs (judge MIME removed)
     replies: list = field(default_factory=list)   # the agent's raw answers (JSON text)
     killed: bool = False             # the kernel had to be killed: it is gone
+    reply: dict | None = None        # a request's reply (shell message content)
 
 
 class _Client(BlockingKernelClient):
@@ -188,11 +189,35 @@ class StudentKernel:
         if not self.alive():
             return Execution("died", killed=True)
         msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
+        return self._collect(msg_id, timeout)
+
+    def request(self, op: str, *args, timeout: float, request_id: str | None = None) -> tuple[dict | None, Execution]:
+        """Ask the agent (a ``course_judge_request`` shell message); return its answer and the record."""
+        if not self.alive():
+            return None, Execution("died", killed=True)
+        request_id = request_id or secrets.token_hex(8)
+        msg = self.client.session.msg(REQUEST_TYPE, {"id": request_id, "op": op, "args": list(args)})
+        self.client.shell_channel.send(msg)
+        result = self._collect(msg["header"]["msg_id"], timeout, reply_type=REPLY_TYPE)
+        reply = result.reply
+        if isinstance(reply, dict) and reply.get("id") == request_id:
+            return reply, result
+        return None, result
+
+    def _collect(self, msg_id: str, timeout: float, reply_type: str | None = None) -> Execution:
+        """Gather what the kernel publishes for ``msg_id`` until it is idle (and, for a request,
+        its reply has come); interrupt past ``timeout``, kill ``grace`` seconds later."""
         result = Execution("ok")
         deadline = time.monotonic() + timeout
         interrupted_at = None
         printed = 0
-        while True:
+        idle, replied = False, reply_type is None
+        iopub, shell = self.client.iopub_channel, self.client.shell_channel
+        poller = zmq.Poller()
+        poller.register(iopub.socket, zmq.POLLIN)
+        if reply_type is not None:
+            poller.register(shell.socket, zmq.POLLIN)
+        while not (idle and replied):
             now = time.monotonic()
             if interrupted_at is None and now > deadline:
                 result.status = "timeout" if result.status == "ok" else result.status
@@ -206,16 +231,26 @@ class StudentKernel:
                 result.status, result.killed = "died", True
                 self.shutdown()
                 return result
+            ready = dict(poller.poll(50))
+            if reply_type is not None and shell.socket in ready:
+                try:
+                    msg = shell.get_msg(timeout=0)
+                except Exception:  # a message that could not be decoded
+                    msg = None
+                if msg and msg.get("parent_header", {}).get("msg_id") == msg_id and msg.get("msg_type") == reply_type:
+                    result.reply, replied = msg.get("content"), True
+            if iopub.socket not in ready:
+                continue
             try:
-                msg = self.client.iopub_channel.get_msg(timeout=0.05)
+                msg = iopub.get_msg(timeout=0)
             except Exception:  # queue.Empty, or a message that could not be decoded
                 continue
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
             if kind == "status" and content.get("execution_state") == "idle":
-                self.process.kill_strays(self._kernel_pid)
-                return result
+                idle = True
+                continue
             if kind == "error" and result.status == "ok":
                 result.status = "error"
             if kind == "display_data" and MIME in content.get("data", {}):
@@ -230,17 +265,5 @@ class StudentKernel:
                         interrupted_at = time.monotonic()
                     continue
                 result.outputs.append(nbformat.v4.output_from_msg(msg))
-
-    def request(self, op: str, *args, timeout: float, request_id: str | None = None) -> tuple[dict | None, Execution]:
-        """Ask the agent; return its answer (a dict, or ``None``) and the execution record."""
-        request_id = request_id or secrets.token_hex(8)
-        payload = json.dumps({"id": request_id, "op": op, "args": list(args)}, allow_nan=True)
-        result = self.execute(f"__course_judge__.handle({payload!r})", timeout)
-        for raw in result.replies:
-            try:
-                reply = json.loads(raw) if isinstance(raw, str) and len(raw) <= MAX_MESSAGE else None
-            except (ValueError, RecursionError):
-                reply = None
-            if isinstance(reply, dict) and reply.get("id") == request_id:
-                return reply, result
-        return None, result
+        self.process.kill_strays(self._kernel_pid)
+        return result

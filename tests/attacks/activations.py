@@ -31,16 +31,17 @@ ATTACKS = [
                "    publish_display_data({'application/vnd.course-judge+json': json.dumps({'id': None, 'ok': True})})\n"
                "get_ipython().events.register('post_execute', _forge)\n")},
            "test_log_sigmoid"),
-    Attack("the judge's agent replaced by one that answers garbage",
+    Attack("the judge's agent object replaced in the namespace",
+           {"log_sigmoid": WRONG_LOG_SIGMOID + "__course_judge__ = None\n"},
+           "test_log_sigmoid"),
+    Attack("the judge's message handler replaced by one that answers garbage",
            {"log_sigmoid": WRONG_LOG_SIGMOID + (
-               "class _Fake:\n"
-               "    def handle(self, request):\n"
-               "        import json\n"
-               "        from IPython.display import publish_display_data\n"
-               "        rid = json.loads(request)['id']\n"
-               "        publish_display_data({'application/vnd.course-judge+json': json.dumps(\n"
-               "            {'id': rid, 'ok': {'result': {'__ndarray__': {'dtype': '|O', 'shape': [1], 'data': ''}}}})})\n"
-               "__course_judge__ = _Fake()\n")},
+               "def _garbage(stream, idents, msg):\n"
+               "    k = get_ipython().kernel\n"
+               "    k.session.send(stream, 'course_judge_reply', {'id': msg['content'].get('id'),\n"
+               "        'ok': {'result': {'__ndarray__': {'dtype': '|O', 'shape': [1], 'data': ''}}}},\n"
+               "        parent=msg, ident=idents)\n"
+               "get_ipython().kernel.shell_handlers['course_judge_request'] = _garbage\n")},
            ALL),
     # ---- patching numpy, builtins and the course's checks
     Attack("numpy's comparisons patched to always agree",
