@@ -7,11 +7,11 @@ execution cache makes a second build fast.
 from __future__ import annotations
 
 import pathlib
-import subprocess
 
 import pytest
 import yaml
 
+from book_build import build_book
 from secrets_check import leaks, secret_lines
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -32,12 +32,7 @@ def toc_pages() -> list[str]:
 
 @pytest.fixture(scope="module")
 def built_book():
-    result = subprocess.run(["make", "book"], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, (
-        "make book failed (a cell error or a Sphinx warning fails the build):\n"
-        + result.stdout[-4000:] + result.stderr[-4000:]
-    )
-    return HTML
+    return build_book()
 
 
 def test_every_page_of_the_toc_is_built(built_book):
