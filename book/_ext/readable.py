@@ -6,6 +6,9 @@
   the Unicode symbols they stand for (``σ(x)``, ``relu``). The files themselves keep the roles.
 * A figure computed by a code cell gets its caption as the image's alt text (without it the
   HTML would use the image's file path as alt text).
+* A script added twice to a page (the Jupyter Book build registers the inline scripts of
+  sphinx-thebe and sphinx-togglebutton twice) is kept once: declaring ``const THEBE_JS_URL``
+  twice is a JavaScript error on every page.
 """
 
 from __future__ import annotations
@@ -139,6 +142,18 @@ def _readable(app, doctree, docname) -> None:
                 image["alt"] = caption
 
 
+def _scripts_once(app, pagename, templatename, context, doctree) -> None:
+    seen, kept = set(), []
+    for script in context.get("script_files", []):
+        key = (str(getattr(script, "filename", script) or ""),  # None and "": a body only
+               tuple(sorted((getattr(script, "attributes", None) or {}).items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    context["script_files"] = kept
+
+
 def setup(app):
     app.connect("doctree-resolved", _readable)
+    app.connect("html-page-context", _scripts_once, priority=999)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
