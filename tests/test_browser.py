@@ -267,6 +267,14 @@ def open_notebook(url: str) -> str | None:
         return f"not a notebook that opens: {error}"
     if not any(cell.cell_type == "code" for cell in notebook.cells):
         return "a notebook without code cells"
+    if "/_sources/" in url:  # a page of the book: executed, includes and references resolved
+        if not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"):
+            return "the page's notebook has no outputs"
+        raw = [m.group(0) for cell in notebook.cells if cell.cell_type == "markdown"
+               for m in re.finditer(r"\{(?:literalinclude|numref|doc|ref|download|code-cell)\}",
+                                    cell.source)]
+        if raw:
+            return f"the page's notebook shows MyST syntax {sorted(set(raw))}"
     return None
 
 
@@ -321,3 +329,16 @@ def test_the_browser_checks_fail_on_a_broken_page(browser, tmp_path):
     assert found["mathjaxErrors"] or found["untypeset"], found
     assert found["hiddenImages"] == ["no-such-image.png"], found
     assert not launch_link_works("https://colab.research.google.com/github/x/y/blob/main/a.md")
+    bare = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "see {numref}`fig-a`"},
+                      {"cell_type": "code", "metadata": {}, "source": "1", "outputs": [],
+                       "execution_count": None}],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    sources = html / "_sources"
+    (sources / "_browser_check_bare.ipynb").write_text(json.dumps(bare))
+    (sources / "_browser_check_broken.ipynb").write_text("{not json")
+    try:
+        assert "no outputs" in open_notebook(f"{base_url}/_sources/_browser_check_bare.ipynb")
+        assert "not a notebook" in open_notebook(f"{base_url}/_sources/_browser_check_broken.ipynb")
+    finally:
+        (sources / "_browser_check_bare.ipynb").unlink()
+        (sources / "_browser_check_broken.ipynb").unlink()

@@ -6,6 +6,10 @@
   the Unicode symbols they stand for (``σ(x)``, ``relu``). The files themselves keep the roles.
 * A figure computed by a code cell gets its caption as the image's alt text (without it the
   HTML would use the image's file path as alt text).
+* The page's downloadable notebook (``_sources/<page>.ipynb``, the theme's ".ipynb" button) is
+  the executed notebook: its outputs come from the execution cache, the code that
+  ``{literalinclude}`` shows is written into the Markdown, ``{numref}``, ``{doc}``, ``{ref}``
+  and ``{download}`` become their text, and each figure's caption follows its cell.
 * A script added twice to a page (the Jupyter Book build registers the inline scripts of
   sphinx-thebe and sphinx-togglebutton twice) is kept once: declaring ``const THEBE_JS_URL``
   twice is a JavaScript error on every page.
@@ -13,6 +17,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
 
 from docutils import nodes
@@ -153,7 +158,104 @@ def _scripts_once(app, pagename, templatename, context, doctree) -> None:
     context["script_files"] = kept
 
 
+INCLUDE = re.compile(r"```\{literalinclude\}\s*(?P<path>\S+)\s*\n(?P<options>(?::[\w-]+:.*\n)*)```")
+ROLE_REF = re.compile(r"\{(?P<role>numref|doc|ref|download|eq)\}`(?P<body>[^`]*)`")
+
+
+def _included_code(page_dir: pathlib.Path, path: str, options: str) -> str:
+    from sphinx.pycode import ModuleAnalyzer
+
+    source = (page_dir / path).resolve()
+    lines = source.read_text().splitlines()
+    wanted = dict(re.findall(r":([\w-]+):\s*(.*)", options))
+    if "pyobject" in wanted:
+        _, start, end = ModuleAnalyzer.for_file(str(source), "").find_tags()[wanted["pyobject"]]
+        lines = lines[start - 1:end - 1]
+        while lines and not lines[-1].strip():
+            lines.pop()
+    language = wanted.get("language", "python")
+    return f"```{language}\n" + "\n".join(lines) + "\n```"
+
+
+def _figure_number(env, label: str) -> str | None:
+    docname, labelid = env.domaindata["std"]["anonlabels"].get(label, (None, None))
+    if docname is None:
+        return None
+    for kind in ("figure", "table", "code-block"):
+        number = env.toc_fignumbers.get(docname, {}).get(kind, {}).get(labelid)
+        if number:
+            return ".".join(map(str, number))
+    return None
+
+
+def _resolve_role(env, docname: str, role: str, body: str) -> str:
+    match = re.fullmatch(r"(?P<text>.*?)\s*<(?P<target>[^>]+)>", body, flags=re.S)
+    text, target = (match["text"], match["target"]) if match else (None, body)
+    if role == "numref":
+        number = _figure_number(env, target)
+        if text:
+            return text.replace("{number}", number or "").replace("%s", number or "")
+        return f"Fig. {number}" if number else "the figure"
+    if role == "doc":
+        if text:
+            return text
+        name = str(pathlib.PurePosixPath(docname).parent / target) if not target.startswith("/") \
+            else target.lstrip("/")
+        title = env.titles.get(name)
+        return f"*{title.astext()}*" if title is not None else target
+    if role == "eq":
+        return f"({target})"
+    return text or target
+
+
+def readers_notebook(app, docname: str):
+    """The page ``docname`` as an executed notebook with its includes and references resolved."""
+    import jupytext
+    import nbformat
+
+    source = pathlib.Path(app.srcdir) / f"{docname}.md"
+    notebook = jupytext.read(source)
+    cache_path = getattr(app.config, "nb_execution_cache_path", "") or str(
+        pathlib.Path(app.outdir).parent / ".jupyter_cache")
+    try:
+        from jupyter_cache import get_cache
+
+        _, notebook = get_cache(cache_path).merge_match_into_notebook(notebook)
+    except Exception:  # noqa: BLE001 - not executed (yet): the notebook without outputs
+        pass
+    env = app.env
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            text = INCLUDE.sub(lambda m: _included_code(source.parent, m["path"], m["options"]),
+                               cell.source)
+            cell.source = ROLE_REF.sub(
+                lambda m: _resolve_role(env, docname, m["role"], m["body"]), text)
+        cells.append(cell)
+        figure = cell.metadata.get("mystnb", {}).get("figure") if cell.cell_type == "code" else None
+        if figure and figure.get("caption"):
+            number = _figure_number(env, figure.get("name", "")) if figure.get("name") else None
+            label = f"Fig. {number}." if number else "Figure."
+            cells.append(nbformat.v4.new_markdown_cell(f"**{label}** {' '.join(figure['caption'].split())}"))
+    notebook.cells = cells
+    notebook.metadata.pop("jupytext", None)
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{index}"
+    nbformat.validate(notebook)
+    return notebook
+
+
+def _page_notebook(app, pagename, templatename, context, doctree) -> None:
+    if not context.get("ipynb_source"):
+        return
+    import nbformat
+
+    target = pathlib.Path(app.outdir) / "_sources" / context["ipynb_source"]
+    nbformat.write(readers_notebook(app, pagename), target)
+
+
 def setup(app):
+    app.connect("html-page-context", _page_notebook, priority=950)
     app.connect("doctree-resolved", _readable)
     app.connect("html-page-context", _scripts_once, priority=999)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
