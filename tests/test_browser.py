@@ -252,6 +252,9 @@ def test_every_page_in_a_real_browser(browser):
     assert not problems, "\n".join(problems[:50])
     assert len(list(SCREENSHOTS.glob("*.png"))) == len(toc_pages())
     assert downloads, "no page links a notebook to download"
+    names = [pathlib.PurePosixPath(urllib.parse.urlparse(url).path).name for url in downloads]
+    shared = sorted({name for name in names if names.count(name) > 1})
+    assert not shared, f"two different notebooks download under one file name: {shared}"
     for url in sorted(downloads):
         notebook_problem = open_notebook(url)
         assert notebook_problem is None, f"{url}: {notebook_problem}"
@@ -281,8 +284,11 @@ def open_notebook(url: str) -> str | None:
 def launch_link_works(url: str) -> bool:
     """A launch link may only open a repository and a file that exist and a format it opens."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    if "colab.research" in url or "jupyterhub" in url or "hub/user-redirect" in url:
-        return False  # Colab opens only .ipynb; no hub is configured for the public book
+    if "colab.research" in url:
+        return False  # Colab opens only .ipynb files, and the pages are MyST Markdown
+    if "hub/user-redirect" in url or "jupyterhub" in url:
+        hub = (config.get("launch_buttons") or {}).get("jupyterhub_url")
+        return bool(hub) and url.startswith(hub.rstrip("/") + "/")
     repository = config["repository"]["url"].rstrip("/").removeprefix("https://github.com/")
     parsed = urllib.parse.urlparse(url)
     if repository not in parsed.path:

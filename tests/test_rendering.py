@@ -26,6 +26,7 @@ RAW_SYNTAX = [
     ("raw $...$ math", re.compile(r"(?<![\w$])\$(?=\S)[^$\n]{1,200}?(?<=\S)\$(?![\w$])")),
     ("MyST role or directive", re.compile(r"\{[a-z][\w:-]*\}(?:`|\s*$)", re.M)),
     ("MyST directive fence", re.compile(r"(?:```|:::)\s*\{")),
+    ("MyST substitution", re.compile(r"\{\{|\}\}")),
     ("Sphinx role", re.compile(r":(?:math|func|class|mod|meth|attr|ref|doc|numref|eq|cite):`")),
     ("LaTeX command", re.compile(r"\\(?:[A-Za-z]{2,}|[,;!])(?![A-Za-z])")),
 ]
@@ -126,6 +127,7 @@ DEFECTS = {
     "MyST role or directive": "<p>see {numref}`fig-loss` below</p>",
     "MyST directive fence": "<p>```{literalinclude} ../nn_reference/x.py</p>",
     "Sphinx role": "<p>It computes :math:`x^2`.</p>",
+    "MyST substitution": "<p>Clone {{ repository_url }} first</p>",
     "LaTeX command": "<p>so that \\frac{1}{n} holds</p>",
     "Sphinx role in code": "<div class='highlight'><pre>\"\"\"The :math:`\\sigma` of x.\"\"\"</pre></div>",
     "missing image file": "<figure><img src='gone.png' alt='A curve that is not there'></figure>",

@@ -6,8 +6,9 @@
   the Unicode symbols they stand for (``σ(x)``, ``relu``). The files themselves keep the roles.
 * A figure computed by a code cell gets its caption as the image's alt text (without it the
   HTML would use the image's file path as alt text).
-* The page's downloadable notebook (``_sources/<page>.ipynb``, the theme's ".ipynb" button) is
-  the executed notebook: its outputs come from the execution cache, the code that
+* The page's downloadable notebook (``_sources/<page>_chapter.ipynb``, the theme's ".ipynb"
+  button; never the name of the chapter's assignment, ``<chapter>.ipynb``) is the executed
+  notebook: its outputs come from the execution cache, the code that
   ``{literalinclude}`` shows is written into the Markdown, ``{numref}``, ``{doc}``, ``{ref}``
   and ``{download}`` become their text, and each figure's caption follows its cell.
 * A script added twice to a page (the Jupyter Book build registers the inline scripts of
@@ -246,15 +247,48 @@ def readers_notebook(app, docname: str):
 
 
 def _page_notebook(app, pagename, templatename, context, doctree) -> None:
+    """Write the page's notebook as ``<page>_chapter.ipynb`` and point the download button at it.
+
+    The chapter's assignment downloads as ``<chapter>.ipynb`` (the name nbgrader collects), so
+    the page's own notebook gets another name: a student cannot submit one for the other.
+    """
     if not context.get("ipynb_source"):
         return
     import nbformat
 
-    target = pathlib.Path(app.outdir) / "_sources" / context["ipynb_source"]
-    nbformat.write(readers_notebook(app, pagename), target)
+    sources = pathlib.Path(app.outdir) / "_sources"
+    theirs = context["ipynb_source"]
+    ours = theirs.removesuffix(".ipynb") + "_chapter.ipynb"
+    nbformat.write(readers_notebook(app, pagename), sources / ours)
+    (sources / theirs).unlink(missing_ok=True)
+    context["ipynb_source"] = ours
+
+    def rename(item):
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "url" and isinstance(value, str) and value.endswith("/" + theirs):
+                    item[key] = value.removesuffix(theirs) + ours
+                else:
+                    rename(value)
+        elif isinstance(item, list):
+            for value in item:
+                rename(value)
+
+    rename(context.get("header_buttons", []))
+
+
+def _repository_substitutions(app, config) -> None:
+    """``{{ repository_url }}`` and ``{{ repository_branch }}`` in the pages: the values of
+    ``repository:`` in ``_config.yml`` (their one place), as Jupyter Book hands them on."""
+    options = config.html_theme_options or {}
+    substitutions = dict(getattr(config, "myst_substitutions", {}) or {})
+    substitutions.setdefault("repository_url", options.get("repository_url", ""))
+    substitutions.setdefault("repository_branch", options.get("repository_branch", "main"))
+    config.myst_substitutions = substitutions
 
 
 def setup(app):
+    app.connect("config-inited", _repository_substitutions)
     app.connect("html-page-context", _page_notebook, priority=950)
     app.connect("doctree-resolved", _readable)
     app.connect("html-page-context", _scripts_once, priority=999)
