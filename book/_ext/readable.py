@@ -11,6 +11,9 @@
   notebook: its outputs come from the execution cache, the code that
   ``{literalinclude}`` shows is written into the Markdown, ``{numref}``, ``{doc}``, ``{ref}``
   and ``{download}`` become their text, and each figure's caption follows its cell.
+* The offline MathJax copy (sphinx-mathjax-offline ships the whole distribution, 24 MB) is
+  trimmed to what the pages load: the ``tex-chtml.js`` component, its web fonts, the TeX
+  extensions it may autoload, and the accessibility and menu modules.
 * A script added twice to a page (the Jupyter Book build registers the inline scripts of
   sphinx-thebe and sphinx-togglebutton twice) is kept once: declaring ``const THEBE_JS_URL``
   twice is a JavaScript error on every page.
@@ -287,7 +290,30 @@ def _repository_substitutions(app, config) -> None:
     config.myst_substitutions = substitutions
 
 
+MATHJAX_KEPT = ("tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2", "a11y",
+                "ui", "adaptors")
+
+
+def _trim_mathjax(app, exception) -> None:
+    import shutil
+
+    mathjax = pathlib.Path(app.outdir) / "_static" / "mathjax"
+    if exception is not None or not (mathjax / "tex-chtml.js").exists():
+        return
+    kept = [mathjax / path for path in MATHJAX_KEPT]
+    for path in sorted(mathjax.rglob("*"), reverse=True):
+        inside = any(path == k or k in path.parents for k in kept)
+        above = any(path in k.parents for k in kept)
+        if inside or above:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def setup(app):
+    app.connect("build-finished", _trim_mathjax)
     app.connect("config-inited", _repository_substitutions)
     app.connect("html-page-context", _page_notebook, priority=950)
     app.connect("doctree-resolved", _readable)
