@@ -234,7 +234,7 @@ def browser():
 
 def test_every_page_in_a_real_browser(browser):
     page, base_url, html = browser
-    problems, downloads = [], set()
+    problems, downloads, launch_links = [], set(), 0
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     for name in toc_pages():
         errors = page.open(f"{base_url}/{name}.html")
@@ -248,10 +248,12 @@ def test_every_page_in_a_real_browser(browser):
         problems += [f"{name}: a launch button that cannot open this page: {url}"
                      for url in found["launch"] if not launch_link_works(url)]
         downloads.update(found["downloads"])
+        launch_links += len(found["launch"])
         page.screenshot(SCREENSHOTS / f"{pathlib.Path(name).name}.png")
     assert not problems, "\n".join(problems[:50])
     assert len(list(SCREENSHOTS.glob("*.png"))) == len(toc_pages())
     assert downloads, "no page links a notebook to download"
+    assert launch_links, "no page has a launch button (Binder) to check"
     names = [pathlib.PurePosixPath(urllib.parse.urlparse(url).path).name for url in downloads]
     shared = sorted({name for name in names if names.count(name) > 1})
     assert not shared, f"two different notebooks download under one file name: {shared}"
