@@ -276,7 +276,7 @@ def open_notebook(url: str) -> str | None:
         if not any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"):
             return "the page's notebook has no outputs"
         raw = [m.group(0) for cell in notebook.cells if cell.cell_type == "markdown"
-               for m in re.finditer(r"\{(?:literalinclude|numref|doc|ref|download|code-cell)\}",
+               for m in re.finditer(r"\{(?:literalinclude|numref|doc|ref|download|code-cell|cite(?::\w+)?)\}",
                                     cell.source)]
         if raw:
             return f"the page's notebook shows MyST syntax {sorted(set(raw))}"

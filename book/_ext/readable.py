@@ -9,8 +9,8 @@
 * The page's downloadable notebook (``_sources/<page>_chapter.ipynb``, the theme's ".ipynb"
   button; never the name of the chapter's assignment, ``<chapter>.ipynb``) is the executed
   notebook: its outputs come from the execution cache, the code that
-  ``{literalinclude}`` shows is written into the Markdown, ``{numref}``, ``{doc}``, ``{ref}``
-  and ``{download}`` become their text, and each figure's caption follows its cell.
+  ``{literalinclude}`` shows is written into the Markdown, ``{numref}``, ``{doc}``, ``{ref}``,
+  ``{cite}`` and ``{download}`` become their text, and each figure's caption follows its cell.
 * The offline MathJax copy (sphinx-mathjax-offline ships the whole distribution, 24 MB) is
   trimmed to what the pages load: the ``tex-chtml.js`` component, its web fonts, the TeX
   extensions it may autoload, and the accessibility and menu modules.
@@ -163,7 +163,38 @@ def _scripts_once(app, pagename, templatename, context, doctree) -> None:
 
 
 INCLUDE = re.compile(r"```\{literalinclude\}\s*(?P<path>\S+)\s*\n(?P<options>(?::[\w-]+:.*\n)*)```")
-ROLE_REF = re.compile(r"\{(?P<role>numref|doc|ref|download|eq)\}`(?P<body>[^`]*)`")
+ROLE_REF = re.compile(r"\{(?P<role>numref|doc|ref|download|eq|cite(?::\w+)?)\}`(?P<body>[^`]*)`")
+
+
+def _citations(app) -> dict[str, tuple[str, str]]:
+    """``key -> (authors as cited, year)`` for every entry of the book's .bib files."""
+    from pybtex.database import parse_file
+
+    cited = {}
+    for name in getattr(app.config, "bibtex_bibfiles", []) or []:
+        for key, entry in parse_file(str(pathlib.Path(app.srcdir) / name)).entries.items():
+            people = entry.persons.get("author", [])
+            names = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
+            if not names:
+                authors = entry.fields.get("title", key).split(" (")[0]
+            elif len(names) == 1:
+                authors = names[0]
+            elif len(names) == 2:
+                authors = f"{names[0]} and {names[1]}"
+            else:
+                authors = f"{names[0]} et al."
+            cited[key] = (authors, entry.fields.get("year", "n.d."))
+    return cited
+
+
+def _cite(app, role: str, keys: str) -> str:
+    if not hasattr(app, "_readable_citations"):
+        app._readable_citations = _citations(app)
+    entries = [app._readable_citations.get(k.strip(), (k.strip(), "")) for k in keys.split(",")]
+    if role == "cite:t":
+        return "; ".join(f"{a} ({y})" for a, y in entries)
+    text = "; ".join(f"{a}, {y}" for a, y in entries)
+    return text if role == "cite:alp" else f"({text})"
 
 
 def _included_code(page_dir: pathlib.Path, path: str, options: str) -> str:
@@ -192,7 +223,10 @@ def _figure_number(env, label: str) -> str | None:
     return None
 
 
-def _resolve_role(env, docname: str, role: str, body: str) -> str:
+def _resolve_role(app, docname: str, role: str, body: str) -> str:
+    env = app.env
+    if role.startswith("cite"):
+        return _cite(app, role if role != "cite" else "cite:p", body)
     match = re.fullmatch(r"(?P<text>.*?)\s*<(?P<target>[^>]+)>", body, flags=re.S)
     text, target = (match["text"], match["target"]) if match else (None, body)
     if role == "numref":
@@ -234,7 +268,7 @@ def readers_notebook(app, docname: str):
             text = INCLUDE.sub(lambda m: _included_code(source.parent, m["path"], m["options"]),
                                cell.source)
             cell.source = ROLE_REF.sub(
-                lambda m: _resolve_role(env, docname, m["role"], m["body"]), text)
+                lambda m: _resolve_role(app, docname, m["role"], m["body"]), text)
         cells.append(cell)
         figure = cell.metadata.get("mystnb", {}).get("figure") if cell.cell_type == "code" else None
         if figure and figure.get("caption"):
