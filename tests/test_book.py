@@ -7,11 +7,11 @@ execution cache makes a second build fast.
 from __future__ import annotations
 
 import pathlib
-import subprocess
 
 import pytest
 import yaml
 
+from book_build import build_book
 from secrets_check import leaks, secret_lines
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -32,12 +32,7 @@ def toc_pages() -> list[str]:
 
 @pytest.fixture(scope="module")
 def built_book():
-    result = subprocess.run(["make", "book"], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, (
-        "make book failed (a cell error or a Sphinx warning fails the build):\n"
-        + result.stdout[-4000:] + result.stderr[-4000:]
-    )
-    return HTML
+    return build_book()
 
 
 def test_every_page_of_the_toc_is_built(built_book):
@@ -45,8 +40,14 @@ def test_every_page_of_the_toc_is_built(built_book):
         assert (built_book / f"{page}.html").exists(), f"{page} was not built"
 
 
+# Pages of the table of contents that are not lessons (no experiments, no assignment).
+NOT_LESSONS = {"book/bibliography"}
+
+
 def test_chapters_show_figures_and_link_their_assignment(built_book):
     for chapter, pages in toc_chapters().items():
+        if chapter in NOT_LESSONS:
+            continue
         html = "".join((built_book / f"{page}.html").read_text() for page in pages)
         assert html.count("<figure") >= 4, f"{chapter}: a chapter needs at least four captioned figures"
         assert html.count("<figcaption") == html.count("<figure"), f"{chapter}: a figure without caption"
@@ -62,7 +63,11 @@ def test_no_cell_printed_a_traceback(built_book):
 
 
 def test_built_book_contains_no_solution_or_hidden_test(built_book):
-    secrets = secret_lines()
+    # A line of the public reference package (which the chapters show, and which the page
+    # notebooks write out as code) is not a secret even where a solution uses the same idiom.
+    public = {line.strip() for path in (ROOT / "nn_reference").glob("*.py")
+              for line in path.read_text().splitlines()}
+    secrets = secret_lines() - public
     for path in built_book.rglob("*"):
         if path.is_file() and path.suffix in {".html", ".ipynb", ".md", ".txt", ".js", ".json"}:
             found = leaks(path.read_text(errors="ignore"), secrets)
