@@ -182,6 +182,10 @@ WRONG = [
           loses="test_conv2d_backward"),
     Wrong("the stride ignored when scattering the gradient back",
           back(ROWS="slice(u, u + h_out)", COLS="slice(v, v + w_out)"), loses="test_conv2d_backward"),
+    Wrong("overlapping windows overwrite grad_x instead of adding up (= where += is needed)",
+          {"conv2d_backward": back()["conv2d_backward"].replace(
+              "grad_xp[:, :, rows, cols] += ", "grad_xp[:, :, rows, cols] = ")},
+          loses="test_conv2d_backward"),
     Wrong("grad_bias averaged instead of summed",
           back(GRAD_B="g.mean(axis=(0, 2, 3))"), loses="test_conv2d_backward"),
     Wrong("grad_bias taken from the first sample only (the batch axis not summed)",
@@ -263,6 +267,14 @@ def causal_attention(q, k, v):
           loses="test_pre_ln_block"),
     Wrong("an extra final layer norm (GPT-2's ln_f) inside the block",
           block(BODY="    h = x + attention(layer_norm(x, 1))\n    y = layer_norm(h + ffn(layer_norm(h, 2)), 2)"),
+          loses="test_pre_ln_block"),
+    Wrong("the output projection applied without its transpose (z @ W instead of z @ W.T)",
+          {"pre_ln_block": block()["pre_ln_block"].replace(
+              'p["self_attn.out_proj.weight"].T', 'p["self_attn.out_proj.weight"]')},
+          loses="test_pre_ln_block"),
+    Wrong("a softmax without the max subtracted inside the block (overflows for large scores)",
+          {"pre_ln_block": block()["pre_ln_block"].replace(
+              "np.exp(scores - scores.max(axis=-1, keepdims=True))", "np.exp(scores)")},
           loses="test_pre_ln_block"),
     Wrong("the residual stream updated in place (x += ...), modifying the caller's x",
           block(BODY="    x += attention(layer_norm(x, 1))\n    x += ffn(layer_norm(x, 2))\n    y = x"),
