@@ -151,3 +151,47 @@ def test_instructor_files_and_other_submissions_are_unchanged(attacked):
 
 def test_nothing_reached_the_network(attacked):
     assert attacked["received"] == []
+
+
+def _grade_unprotected(tmp_path, attacks: dict, *, plain_nbgrader: bool) -> dict:
+    """Scores of ``test_log_sigmoid`` per attack, graded without one of the protections:
+    ``plain_nbgrader`` (hidden tests in the student's kernel, nbgrader's own Execute) or
+    ``--no-sandbox`` (the judge, but the student's kernel unconfined)."""
+    root = tmp_path / "course"
+    with course_environment(root, db_url=f"sqlite:///{root}/gradebook.db"):
+        from nbgrader.apps import NbGraderAPI
+
+        config = load_config()
+        if plain_nbgrader:
+            steps = list(config.Autograde.autograde_preprocessors)
+            steps[0] = "nbgrader.preprocessors.Execute"
+            config.Autograde.autograde_preprocessors = steps
+        api = NbGraderAPI(config=config)
+        release_all(api, [ASSIGNMENT])
+        source = notebooks.read(SOLUTIONS_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+        fill = dict(course=root, repo=REPO_ROOT, victim=root / "nobody", port=1)
+        for student, attack in attacks.items():
+            answers = {k: _fill(v, fill) for k, v in attack.answers.items()}
+            notebooks.write(notebooks.with_answers(source, answers),
+                            root / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # plain nbgrader ignores the sandbox setting; otherwise: the judge, unconfined
+            autograde_batch(api, ASSIGNMENT, progress=False, sandboxed=plain_nbgrader)
+            with api.gradebook as gb:
+                return {s: float(gb.find_grade("test_log_sigmoid", ASSIGNMENT, ASSIGNMENT, s).score)
+                        for s in attacks}
+
+
+def test_the_same_attacks_succeed_without_the_protections(tmp_path, monkeypatch):
+    """The negative side: the suite's attacks are real. Without the sandbox the student reads
+    the instructor's notebook; with nbgrader's own execution the tests themselves are fooled."""
+    monkeypatch.setenv("COURSE_CELL_TIMEOUT", CELL_TIMEOUT)
+    by_name = {a.mistake: a for a in ATTACKS}
+    reads_solution = by_name["exec'ing the model solution from the instructor's source notebook"]
+    no_sandbox = _grade_unprotected(tmp_path / "unconfined", {"reader": reads_solution}, plain_nbgrader=False)
+    assert no_sandbox["reader"] == 2.0, "without the sandbox, reading the source notebook should succeed"
+    fooled = {"numpy": by_name["numpy's comparisons patched to always agree"],
+              "blanker": by_name["an input transformer that blanks every later cell (the release, answered by nothing)"]}
+    plain = _grade_unprotected(tmp_path / "plain", fooled, plain_nbgrader=True)
+    assert plain == {"numpy": 2.0, "blanker": 2.0}, f"plain nbgrader should be fooled: {plain}"
