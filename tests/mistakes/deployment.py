@@ -221,6 +221,10 @@ WRONG = [
                                          "    z = np.asarray(zero_point)\n"
                                          "    return np.clip(np.rint(x / s) + z, -128, 127).astype(np.int8)")},
           loses=QU),
+    Wrong("x divided by the scale in place (the input modified)",
+          {"quantize_per_channel": quant("x /= s\n"
+                                         "    return np.clip(np.rint(x) + z, -128, 127).astype(np.int8)")},
+          loses=QU),
     Wrong("quantized values returned as int64",
           {"quantize_per_channel": quant("return np.clip(np.rint(x / s) + z, -128, 127).astype(np.int64)")},
           loses=QU),
