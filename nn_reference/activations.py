@@ -10,6 +10,15 @@ with respect to the input is ``grad_output * f'(x)``.
 
 Where PyTorch picks a value at a kink (ReLU and friends at ``x = 0``) we pick the same one,
 so that the tests can compare with ``torch.autograd`` exactly.
+
+NaN inputs: the forward passes propagate NaN. The piecewise derivatives of ReLU, ELU and SELU
+follow PyTorch's kernels, which test ``x <= 0`` for the "negative" branch: ``NaN <= 0`` is
+false, so at a NaN input these derivatives take their *positive* branch (1 for ReLU and ELU,
+``SELU_SCALE`` for SELU), not 0 and not NaN. Leaky ReLU and PReLU test ``x > 0`` in PyTorch,
+so at NaN they return the negative slope. The smooth functions (sigmoid, tanh, GELU, SiLU,
+softplus) give NaN. We chose to reproduce this policy exactly rather than to return NaN,
+so that every comparison with ``torch.autograd``, PyTorch's own sample inputs included, is
+exact; a NaN in the forward pass is the thing to debug, not its gradient.
 """
 
 from __future__ import annotations
@@ -47,7 +56,8 @@ _erf_elementwise = np.frompyfunc(math.erf, 1, 1)
 
 def _erf(x: np.ndarray) -> np.ndarray:
     """Error function, elementwise, computed in double precision and cast back."""
-    return _erf_elementwise(x).astype(x.dtype)
+    # np.frompyfunc returns a bare Python float for 0-d input: wrap it back into an array.
+    return np.asarray(_erf_elementwise(x), dtype=np.float64).astype(x.dtype)
 
 
 # --------------------------------------------------------------------------- sigmoid, tanh
@@ -93,9 +103,9 @@ def relu(x) -> np.ndarray:
 
 
 def relu_grad(x) -> np.ndarray:
-    r""":math:`1` for :math:`x > 0`, else :math:`0` (PyTorch's choice at ``x = 0``)."""
+    r""":math:`1` for :math:`x > 0`, else :math:`0` (PyTorch's choice at ``x = 0``; 1 at NaN)."""
     x = as_float(x)
-    return (x > 0).astype(x.dtype)
+    return (~(x <= 0)).astype(x.dtype)
 
 
 def leaky_relu(x, negative_slope: float = 0.01) -> np.ndarray:
@@ -176,9 +186,9 @@ def elu(x, alpha: float = 1.0) -> np.ndarray:
 
 
 def elu_grad(x, alpha: float = 1.0) -> np.ndarray:
-    r""":math:`1` for :math:`x > 0`, :math:`\alpha e^{x}` otherwise."""
+    r""":math:`1` for :math:`x > 0`, :math:`\alpha e^{x}` otherwise (1 at NaN, as PyTorch)."""
     x = as_float(x)
-    return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))).astype(x.dtype)
+    return np.where(x <= 0, alpha * np.exp(np.minimum(x, 0)), 1.0).astype(x.dtype)
 
 
 def selu(x) -> np.ndarray:

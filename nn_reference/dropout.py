@@ -78,8 +78,8 @@ def _apply_mask(x, p, training, rng, mask, mask_shape) -> tuple[np.ndarray, Drop
     return out, DropoutCache(mask, p, True)
 
 
-def dropout_forward(x, p: float = 0.5, training: bool = True, *,
-                    rng: np.random.Generator | None = None, mask=None):
+def dropout_forward(x, p: float = 0.5, mask=None, training: bool = True, *,
+                    rng: np.random.Generator | None = None):
     r"""Inverted dropout, as ``torch.nn.functional.dropout(x, p, training)``.
 
     With a keep mask :math:`m_i \sim \mathrm{Bernoulli}(1-p)`,
@@ -88,29 +88,30 @@ def dropout_forward(x, p: float = 0.5, training: bool = True, *,
         y_i = \frac{m_i\, x_i}{1-p} \quad\text{(training)}, \qquad y_i = x_i
         \quad\text{(inference)},
 
-    so that :math:`\mathbb E[y_i] = x_i` in both modes. ``mask`` (boolean, broadcastable to
-    ``x``) replaces the random draw; otherwise ``rng`` draws one of ``x``'s shape.
-    Returns ``(out, cache)``.
+    so that :math:`\mathbb E[y_i] = x_i` in both modes. ``mask`` (boolean keep mask,
+    broadcastable to ``x``) replaces the random draw; without it, ``rng`` (keyword only)
+    draws one of ``x``'s shape. The arguments ``(x, p, mask, training)`` come in the order of
+    the chapter's assignment. Returns ``(out, cache)``.
     """
     x = as_float(x)
     return _apply_mask(x, p, training, rng, mask, x.shape)
 
 
-def dropout_backward(dout, cache: DropoutCache) -> np.ndarray:
+def dropout_backward(grad_output, cache: DropoutCache) -> np.ndarray:
     r"""Gradient with respect to the input: :math:`\partial L/\partial x_i = g_i\, m_i/(1-p)`.
 
     It reuses the mask of the forward pass (drawing a new one would differentiate another
     network); in inference mode the layer is the identity and so is its gradient.
     """
-    dout = as_float(dout)
+    grad_output = as_float(grad_output)
     if not cache.training:
-        return dout.copy()
-    scale = dout.dtype.type(_survivor_scale(cache.p))
-    return dout * (np.asarray(cache.mask).astype(dout.dtype) * scale)
+        return grad_output.copy()
+    scale = grad_output.dtype.type(_survivor_scale(cache.p))
+    return grad_output * (np.asarray(cache.mask).astype(grad_output.dtype) * scale)
 
 
-def dropout2d_forward(x, p: float = 0.5, training: bool = True, *,
-                      rng: np.random.Generator | None = None, mask=None):
+def dropout2d_forward(x, p: float = 0.5, mask=None, training: bool = True, *,
+                      rng: np.random.Generator | None = None):
     r"""Channel dropout ("SpatialDropout"), as ``torch.nn.functional.dropout2d`` on (N, C, H, W).
 
     One Bernoulli draw per sample and channel, shared by all spatial positions:
@@ -128,8 +129,8 @@ def dropout2d_forward(x, p: float = 0.5, training: bool = True, *,
     return _apply_mask(x, p, training, rng, mask, x.shape[:2] + (1,) * (x.ndim - 2))
 
 
-def drop_path_forward(x, p: float = 0.5, training: bool = True, *,
-                      rng: np.random.Generator | None = None, mask=None):
+def drop_path_forward(x, p: float = 0.5, mask=None, training: bool = True, *,
+                      rng: np.random.Generator | None = None):
     r"""Drop path (stochastic depth) for the output of a residual branch, one draw per sample.
 
     In a residual block :math:`y = x + f(x)` the branch output is replaced by
@@ -169,7 +170,7 @@ def dropconnect_linear_forward(x, weight, bias=None, p: float = 0.5, training: b
     """
     x = as_float(x)
     weight = np.asarray(weight, dtype=x.dtype)
-    weight_used, drop_cache = dropout_forward(weight, p, training, rng=rng, mask=mask)
+    weight_used, drop_cache = dropout_forward(weight, p, mask, training, rng=rng)
     out = x @ weight_used.T
     if bias is not None:
         out = out + np.asarray(bias, dtype=x.dtype)

@@ -47,7 +47,7 @@ class SGDState(NamedTuple):
 
 def sgd_step(param, grad, state: SGDState | None = None, *, lr: float = 1e-3,
              momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
-             nesterov: bool = False) -> tuple[np.ndarray, SGDState]:
+             nesterov: bool = False, maximize: bool = False) -> tuple[np.ndarray, SGDState]:
     r"""One step of ``torch.optim.SGD``.
 
     With weight decay :math:`\lambda`, momentum :math:`\mu` and dampening :math:`d`:
@@ -60,8 +60,10 @@ def sgd_step(param, grad, state: SGDState | None = None, *, lr: float = 1e-3,
 
     The learning rate :math:`\eta` multiplies the buffer when it is applied, not when it is
     accumulated: changing ``lr`` between steps rescales the whole accumulated velocity.
+    ``maximize=True`` ascends: the gradient's sign is flipped first (every optimizer here).
     """
     param, grad = as_float(param), np.asarray(grad, dtype=as_float(param).dtype)
+    grad = -grad if maximize else grad
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError("Nesterov momentum requires a momentum and zero dampening")
     if weight_decay != 0:
@@ -89,7 +91,7 @@ class AdagradState(NamedTuple):
 def adagrad_step(param, grad, state: AdagradState | None = None, *, lr: float = 1e-2,
                  lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10) -> tuple[np.ndarray, AdagradState]:
+                 eps: float = 1e-10, maximize: bool = False) -> tuple[np.ndarray, AdagradState]:
     r"""One step of ``torch.optim.Adagrad`` (Duchi, Hazan and Singer, 2011).
 
     Each coordinate is divided by the root of the sum of *all* its past squared gradients:
@@ -104,6 +106,7 @@ def adagrad_step(param, grad, state: AdagradState | None = None, *, lr: float = 
     """
     param = as_float(param)
     grad = np.asarray(grad, dtype=param.dtype)
+    grad = -grad if maximize else grad
     if state is None:
         state = AdagradState(0, np.full_like(param, initial_accumulator_value))
     step = state.step + 1
@@ -129,7 +132,7 @@ class RMSpropState(NamedTuple):
 def rmsprop_step(param, grad, state: RMSpropState | None = None, *, lr: float = 1e-2,
                  alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
                  momentum: float = 0.0,
-                 centered: bool = False) -> tuple[np.ndarray, RMSpropState]:
+                 centered: bool = False, maximize: bool = False) -> tuple[np.ndarray, RMSpropState]:
     r"""One step of ``torch.optim.RMSprop`` (Tieleman and Hinton, 2012, lecture 6.5).
 
     Adagrad's sum becomes an exponential moving average, so old gradients are forgotten:
@@ -145,6 +148,7 @@ def rmsprop_step(param, grad, state: RMSpropState | None = None, *, lr: float = 
     """
     param = as_float(param)
     grad = np.asarray(grad, dtype=param.dtype)
+    grad = -grad if maximize else grad
     if state is None:
         zeros = np.zeros_like(param)
         state = RMSpropState(0, zeros, zeros if centered else None,
@@ -170,16 +174,19 @@ def rmsprop_step(param, grad, state: RMSpropState | None = None, *, lr: float = 
 # --------------------------------------------------------------------------- Adam, AdamW
 
 class AdamState(NamedTuple):
-    """State of Adam: the step count ``t`` and the two moving averages ``m`` and ``v``."""
+    """State of Adam: the step count ``t``, the two moving averages ``m`` and ``v``, and
+    (AMSGrad only) the running maximum of ``v``."""
 
     step: int
     exp_avg: np.ndarray
     exp_avg_sq: np.ndarray
+    max_exp_avg_sq: np.ndarray | None = None
 
 
 def adam_step(param, grad, state: AdamState | None = None, *, lr: float = 1e-3,
               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-              weight_decay: float = 0.0) -> tuple[np.ndarray, AdamState]:
+              weight_decay: float = 0.0, amsgrad: bool = False,
+              maximize: bool = False) -> tuple[np.ndarray, AdamState]:
     r"""One step of ``torch.optim.Adam`` (Kingma and Ba, 2015).
 
     .. math::
@@ -192,12 +199,19 @@ def adam_step(param, grad, state: AdamState | None = None, *, lr: float = 1e-3,
     The step count is incremented *before* the bias corrections (so the first step divides by
     :math:`1 - \beta`, never by 0) and ``eps`` is added *after* the square root.
     ``weight_decay`` here is an L2 penalty added to the gradient (see :func:`adamw_step`).
+
+    ``amsgrad=True`` (Reddi, Kale and Kumar, 2018) divides by the running *maximum*
+    :math:`\hat v^{\max}_t = \max(\hat v^{\max}_{t-1}, v_t)` instead of :math:`v_t`, so the
+    per-coordinate step size can never grow again: the fix of a case where Adam provably
+    fails to converge. As PyTorch, the maximum is taken before the bias correction.
     """
     param = as_float(param)
     grad = np.asarray(grad, dtype=param.dtype)
+    grad = -grad if maximize else grad
     beta1, beta2 = betas
     if state is None:
-        state = AdamState(0, np.zeros_like(param), np.zeros_like(param))
+        state = AdamState(0, np.zeros_like(param), np.zeros_like(param),
+                          np.zeros_like(param) if amsgrad else None)
     if weight_decay != 0:
         grad = grad + weight_decay * param
     step = state.step + 1
@@ -206,13 +220,21 @@ def adam_step(param, grad, state: AdamState | None = None, *, lr: float = 1e-3,
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     step_size = lr / bias_correction1
-    denom = np.sqrt(exp_avg_sq) / bias_correction2**0.5 + eps
-    return param - step_size * (exp_avg / denom), AdamState(step, exp_avg, exp_avg_sq)
+    max_exp_avg_sq = None
+    if amsgrad:
+        previous = state.max_exp_avg_sq
+        max_exp_avg_sq = exp_avg_sq if previous is None else np.maximum(previous, exp_avg_sq)
+        denom = np.sqrt(max_exp_avg_sq) / bias_correction2**0.5 + eps
+    else:
+        denom = np.sqrt(exp_avg_sq) / bias_correction2**0.5 + eps
+    return (param - step_size * (exp_avg / denom),
+            AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq))
 
 
 def adamw_step(param, grad, state: AdamState | None = None, *, lr: float = 1e-3,
                betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-               weight_decay: float = 1e-2) -> tuple[np.ndarray, AdamState]:
+               weight_decay: float = 1e-2, amsgrad: bool = False,
+               maximize: bool = False) -> tuple[np.ndarray, AdamState]:
     r"""One step of ``torch.optim.AdamW`` (Loshchilov and Hutter, 2019): decoupled decay.
 
     The weights shrink by the factor :math:`1 - \eta\lambda` *outside* the adaptive update,
@@ -228,7 +250,8 @@ def adamw_step(param, grad, state: AdamState | None = None, *, lr: float = 1e-3,
     """
     param = as_float(param)
     decayed = param * (1 - lr * weight_decay)
-    return adam_step(decayed, grad, state, lr=lr, betas=betas, eps=eps)
+    return adam_step(decayed, grad, state, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad,
+                     maximize=maximize)
 
 
 # --------------------------------------------------------------------------- not Adagrad

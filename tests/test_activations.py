@@ -135,3 +135,32 @@ def test_sigmoid_derivative_is_at_most_a_quarter():
     x = np.linspace(-10, 10, 2001)
     assert act.sigmoid_grad(x).max() == pytest.approx(0.25)
     assert act.sigmoid_grad(np.array([0.0]))[0] == 0.25
+
+
+
+# --------------------------------------------------------------------------- edge behaviour
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", CASES)
+def test_zero_dimensional_input_matches_torch(name, dtype):
+    """A 0-d input gives a 0-d result of its dtype (exact GELU used to crash here)."""
+    forward, derivative, torch_fn = CASES[name]
+    x = np.array(0.75, dtype=dtype)
+    expected_y, expected_dx = torch_value_and_grad(torch_fn, x, np.array(1.0, dtype=dtype))
+    y, dx = forward(x), derivative(x)
+    assert np.shape(y) == () and np.asarray(y).dtype == dtype
+    assert_matches(np.asarray(y), expected_y, what=f"{name} forward, 0-d")
+    assert_matches(np.asarray(dx), expected_dx, what=f"{name} derivative, 0-d")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_nan_and_infinite_inputs_follow_torchs_gradient_policy(name):
+    """The documented NaN policy: ReLU, ELU and SELU pass the gradient at a NaN input (their
+    kernels test x <= 0), leaky ReLU gives its slope, the smooth functions give NaN."""
+    forward, derivative, torch_fn = CASES[name]
+    x = np.array([np.nan, np.inf, -np.inf, 0.0])
+    expected_y, expected_dx = torch_value_and_grad(torch_fn, x, np.ones(4))
+    with np.errstate(invalid="ignore", over="ignore"):
+        y, dx = forward(x), derivative(x)
+    np.testing.assert_array_equal(y, expected_y.detach().numpy(), err_msg=f"{name} forward")
+    np.testing.assert_array_equal(dx, expected_dx.numpy(), err_msg=f"{name} gradient")

@@ -244,3 +244,40 @@ def test_plausible_wrong_variants_would_fail_this_suite():
     # An element mask where a channel mask is required is not constant per channel.
     elem, _ = dr.dropout_forward(np.ones((8, 6, 3, 3)), p, rng=np.random.default_rng(2))
     assert not (elem.min(axis=(2, 3)) == elem.max(axis=(2, 3))).all()
+
+
+def test_reference_and_assignment_share_argument_names_and_order():
+    """The chapter's dropout_forward / dropout_backward take the arguments of the assignment's
+    functions, in the same order (the reference adds only the keyword-only `rng`)."""
+    import ast
+    import inspect
+    import json
+    import pathlib
+
+    notebook = pathlib.Path(__file__).resolve().parents[1] / "solutions" / "dropout" / "dropout.ipynb"
+    source = "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+                       if c["cell_type"] == "code")
+    wanted = {"dropout_forward": None, "dropout_backward": None}
+    for cell in source.split("\n\n"):
+        try:
+            tree = ast.parse(cell)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name in wanted:
+                wanted[node.name] = [a.arg for a in node.args.args]
+    for name, assignment_args in wanted.items():
+        assert assignment_args, f"{name} not found in the assignment"
+        params = inspect.signature(getattr(dr, name)).parameters.values()
+        positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+        assert positional == assignment_args, (name, positional, assignment_args)
+
+
+def test_mask_and_training_are_positional_in_the_assignment_order():
+    x = np.arange(1.0, 5.0)
+    mask = np.array([True, False, True, True])
+    y, cache = dr.dropout_forward(x, 0.5, mask, True)
+    np.testing.assert_array_equal(y, [2.0, 0.0, 6.0, 8.0])
+    y, _ = dr.dropout_forward(x, 0.5, mask, False)
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(dr.dropout_backward(np.ones(4), cache), [2.0, 0.0, 2.0, 2.0])

@@ -279,3 +279,22 @@ def test_reference_is_reproducible_and_respects_dtype():
         b = fn((8, 3, 2), rng=np.random.default_rng(4), dtype=np.float64)
         np.testing.assert_array_equal(a, b)
         assert fn((2, 3), rng=np.random.default_rng(0)).dtype == np.float32
+
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0), (2, 0, 3)], ids=str)
+@pytest.mark.parametrize("name", ["xavier_uniform", "xavier_normal", "kaiming_uniform",
+                                  "kaiming_normal", "lecun_normal"])
+def test_zero_size_weight_warns_and_does_nothing_like_torch_kaiming(name, shape):
+    """PyTorch's kaiming_*_ warn "Initializing zero-element tensors is a no-op" on an empty
+    weight; its xavier_*_ fail with ZeroDivisionError on (0, 0). Ours all warn and return the
+    empty array, without drawing from the generator."""
+    with pytest.warns(UserWarning, match="zero-element"):
+        tinit.kaiming_normal_(torch.empty(shape))
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match="zero-element"):
+        w = getattr(ini, name)(shape, rng=rng)
+    assert w.shape == shape and w.dtype == np.float32
+    assert rng.random() == np.random.default_rng(0).random()  # nothing was drawn
+    with pytest.raises(ValueError):
+        getattr(ini, name)((0,), rng=rng)  # fewer than two dimensions is still an error

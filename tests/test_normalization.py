@@ -309,3 +309,84 @@ def test_fused_batch_norm_equals_linear_then_eval_batch_norm(dtype):
                               bn.weight.detach().numpy(), bn.bias.detach().numpy(), bn.eps)
     assert w.dtype == dtype and b.dtype == dtype
     assert_matches(x @ w.T + b, expected, what="fused layer", **SUM_TOL[dtype])
+
+
+
+# --------------------------------------------------------------------------- edge behaviour
+
+def test_fuse_batch_norm_without_affine_parameters_is_finite_and_exact():
+    """Batch norm with affine=False has weight = bias = None; fusing must use gamma = 1, beta = 0
+    (it used to turn each None into NaN)."""
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4, bias=False),
+                                torch.nn.BatchNorm1d(4, affine=False)).double()
+    with torch.no_grad():
+        for seed in range(3):
+            model.train()(torch_tensor(random_inputs((16, 5), np.float64, seed=seed, scale=2.0)))
+        x = random_inputs((6, 5), np.float64, seed=61)
+        expected = model.eval()(torch_tensor(x)).numpy()
+    lin, bn = model
+    assert bn.weight is None and bn.bias is None
+    w, b = nz.fuse_batch_norm(lin.weight.detach().numpy(), None, bn.running_mean.numpy(),
+                              bn.running_var.numpy(), None, None, bn.eps)
+    assert np.isfinite(w).all() and np.isfinite(b).all()
+    assert_matches(x @ w.T + b, expected, what="fused affine=False layer", **SUM_TOL[np.float64])
+
+
+def test_inference_without_running_stats_raises_like_torch():
+    x = random_inputs((4, 3), np.float64, seed=70)
+    with pytest.raises(RuntimeError, match="running_mean"):
+        F.batch_norm(torch_tensor(x), None, None, training=False)
+    with pytest.raises(RuntimeError, match="running_mean"):
+        nz.batch_norm_forward(x, training=False)
+    with pytest.raises(RuntimeError, match="running_mean"):
+        nz.batch_norm_forward(x, np.zeros(3), None, training=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_momentum_none_is_the_cumulative_average_of_nn_batchnorm(dtype):
+    module = torch.nn.BatchNorm2d(3, momentum=None).to(torch.float64 if dtype == np.float64 else torch.float32)
+    rm, rv = np.zeros(3, dtype), np.ones(3, dtype)
+    batches = [random_inputs((4, 3, 2, 5), dtype, seed=80 + k, scale=1.0 + k) for k in range(4)]
+    for k, x in enumerate(batches):
+        module.train()(torch_tensor(x))
+        out, rm, rv, _ = nz.batch_norm_forward(x, rm, rv, training=True, momentum=None,
+                                               num_batches_tracked=k)
+        assert_matches(rm, module.running_mean, what=f"running mean after batch {k + 1}", **SUM_TOL[dtype])
+        assert_matches(rv, module.running_var, what=f"running var after batch {k + 1}", **SUM_TOL[dtype])
+    # the cumulative average forgets the initial (0, 1) entirely: the plain mean of the batches
+    x64 = [b.astype(np.float64) for b in batches]
+    np.testing.assert_allclose(rm, np.mean([b.mean(axis=(0, 2, 3)) for b in x64], axis=0),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (0, 4, 3), (0, 4, 2, 3)], ids=str)
+def test_zero_size_batch_matches_torch(shape):
+    x = np.zeros(shape)
+    weight, bias = _params(4, np.float64, 90)
+    g = np.zeros(shape)
+    rm, rv = np.full(4, 0.5), np.full(4, 2.0)
+    out, new_rm, new_rv, cache = nz.batch_norm_forward(x, rm, rv, weight, bias, training=True)
+    assert out.shape == shape
+    np.testing.assert_array_equal(new_rm, rm)  # PyTorch leaves the statistics unchanged too
+    np.testing.assert_array_equal(new_rv, rv)
+    grads = nz.batch_norm_backward(g, cache)
+    _, tgx, tgw, tgb = _torch_grads(lambda t, w, b: F.batch_norm(t, torch_tensor(rm), torch_tensor(rv),
+                                                                 w, b, training=True), x, weight, bias, g)
+    for ours, theirs in zip(grads, (tgx, tgw, tgb)):
+        assert_matches(ours, theirs)
+    if len(shape) >= 3:
+        for forward, backward, fn in [
+            (lambda t: nz.group_norm_forward(t, 2, weight, bias), nz.group_norm_backward,
+             lambda t, w, b: F.group_norm(t, 2, w, b)),
+            (lambda t: nz.instance_norm_forward(t, weight, bias), nz.instance_norm_backward,
+             # F.instance_norm itself fails on an empty batch with affine parameters
+             # (IndexError in torch 2.13); instance norm is group norm with G = C
+             lambda t, w, b: F.group_norm(t, 4, w, b)),
+        ]:
+            out, cache = forward(x)
+            y, tgx, tgw, tgb = _torch_grads(fn, x, weight, bias, g)
+            assert_matches(out, y)
+            for ours, theirs in zip(backward(g, cache), (tgx, tgw, tgb)):
+                assert_matches(ours, theirs)
+        assert_matches(nz.instance_norm_forward(x)[0], F.instance_norm(torch_tensor(x)))

@@ -55,6 +55,27 @@ CASES = {
     "adamw_strong_decay": (opt.adamw_step, torch.optim.AdamW,
                            dict(lr=0.05, weight_decay=0.5, betas=(0.5, 0.9)),
                            {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "step": "step"}),
+    "sgd_maximize_momentum_wd": (opt.sgd_step, torch.optim.SGD,
+                                 dict(lr=0.03, momentum=0.9, weight_decay=0.1, maximize=True),
+                                 {"momentum_buffer": "momentum_buffer"}),
+    "adagrad_maximize": (opt.adagrad_step, torch.optim.Adagrad,
+                         dict(lr=0.1, weight_decay=0.1, maximize=True),
+                         {"sum": "sum", "step": "step"}),
+    "rmsprop_maximize_centered": (opt.rmsprop_step, torch.optim.RMSprop,
+                                  dict(lr=0.01, weight_decay=0.1, centered=True, momentum=0.1,
+                                       maximize=True),
+                                  {"square_avg": "square_avg", "grad_avg": "grad_avg",
+                                   "momentum_buffer": "momentum_buffer", "step": "step"}),
+    "adam_amsgrad_wd": (opt.adam_step, torch.optim.Adam,
+                        dict(lr=0.02, weight_decay=0.1, amsgrad=True),
+                        {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq",
+                         "max_exp_avg_sq": "max_exp_avg_sq", "step": "step"}),
+    "adam_maximize": (opt.adam_step, torch.optim.Adam, dict(lr=0.01, maximize=True),
+                      {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "step": "step"}),
+    "adamw_amsgrad_maximize": (opt.adamw_step, torch.optim.AdamW,
+                               dict(lr=0.02, weight_decay=0.1, amsgrad=True, maximize=True),
+                               {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq",
+                                "max_exp_avg_sq": "max_exp_avg_sq", "step": "step"}),
 }
 
 
@@ -234,3 +255,26 @@ def test_float32_stays_float32():
     for fn in (opt.sgd_step, opt.adagrad_step, opt.rmsprop_step, opt.adam_step, opt.adamw_step):
         new, _ = fn(p, p, None, lr=0.1)
         assert new.dtype == np.float32, fn.__name__
+
+
+def test_amsgrad_never_lets_the_denominator_shrink():
+    """With a large gradient followed by small ones, Adam's v_t decays and its steps grow
+    again; AMSGrad keeps the maximum, so its later steps are smaller than Adam's."""
+    p = np.zeros(1)
+    a_state = m_state = None
+    a, m = p, p
+    for g in [100.0] + [0.1] * 50:
+        a_new, a_state = opt.adam_step(a, np.array([g]), a_state, lr=0.1)
+        m_new, m_state = opt.adam_step(m, np.array([g]), m_state, lr=0.1, amsgrad=True)
+        a_step, m_step = abs(a_new - a)[0], abs(m_new - m)[0]
+        a, m = a_new, m_new
+    assert m_step < a_step
+    np.testing.assert_allclose(m_state.max_exp_avg_sq, [0.001 * 100.0**2], rtol=1e-12)
+
+
+def test_maximize_is_descent_on_the_negated_gradient():
+    p, g = np.array([1.0, -2.0]), np.array([0.5, 0.25])
+    for fn in (opt.sgd_step, opt.adagrad_step, opt.rmsprop_step, opt.adam_step, opt.adamw_step):
+        up, _ = fn(p, g, None, lr=0.1, maximize=True)
+        down, _ = fn(p, -g, None, lr=0.1)
+        np.testing.assert_array_equal(up, down, err_msg=fn.__name__)
