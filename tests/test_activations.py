@@ -164,3 +164,47 @@ def test_nan_and_infinite_inputs_follow_torchs_gradient_policy(name):
         y, dx = forward(x), derivative(x)
     np.testing.assert_array_equal(y, expected_y.detach().numpy(), err_msg=f"{name} forward")
     np.testing.assert_array_equal(dx, expected_dx.numpy(), err_msg=f"{name} gradient")
+
+
+# --------------------------------------------------------------------------- PyTorch's samples
+
+from torch_samples import grad_output_like, op_samples, operator, sample_id  # noqa: E402
+
+# OpInfo name -> (forward, derivative) taking the sample's keyword arguments
+OPINFO = {
+    "sigmoid": (lambda x: act.sigmoid(x), lambda x: act.sigmoid_grad(x)),
+    "tanh": (lambda x: act.tanh(x), lambda x: act.tanh_grad(x)),
+    "nn.functional.relu": (lambda x: act.relu(x), lambda x: act.relu_grad(x)),
+    "nn.functional.leaky_relu": (act.leaky_relu, act.leaky_relu_grad),
+    "nn.functional.elu": (act.elu, act.elu_grad),
+    "nn.functional.selu": (lambda x: act.selu(x), lambda x: act.selu_grad(x)),
+    "nn.functional.gelu": (act.gelu, act.gelu_grad),
+    "nn.functional.silu": (lambda x: act.silu(x), lambda x: act.silu_grad(x)),
+    "nn.functional.softplus": (act.softplus, act.softplus_grad),
+}
+
+
+def _opinfo_cases():
+    for name in OPINFO:
+        for dtype in (torch.float32, torch.float64):
+            for k, sample in enumerate(op_samples(name, dtype)):
+                yield pytest.param(name, sample, id=f"{name}-{str(dtype)[6:]}-{k}-{sample_id(sample)}")
+
+
+@pytest.mark.parametrize("name,sample", list(_opinfo_cases()))
+def test_pytorch_opinfo_samples(name, sample):
+    """Every sample input of PyTorch's own test-suite (OpInfo) for these activations: values
+    and input gradients, including 0-d and zero-size inputs and the keyword arguments used."""
+    forward, derivative = OPINFO[name]
+    t, args, kwargs = sample
+    op = operator(name)
+    x = t.numpy().copy()
+    tt = t.clone().requires_grad_(True)
+    y = op(tt, *args, **kwargs)
+    g = grad_output_like(y)
+    y.backward(g)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ours = np.asarray(forward(x, *args, **kwargs))
+        dx = g.numpy() * np.asarray(derivative(x, *args, **kwargs))
+    assert_matches(ours, y.detach(), what=f"{name} forward")
+    assert_matches(np.asarray(dx, dtype=x.dtype), tt.grad, what=f"{name} input gradient")

@@ -281,3 +281,43 @@ def test_mask_and_training_are_positional_in_the_assignment_order():
     y, _ = dr.dropout_forward(x, 0.5, mask, False)
     np.testing.assert_array_equal(y, x)
     np.testing.assert_array_equal(dr.dropout_backward(np.ones(4), cache), [2.0, 0.0, 2.0, 2.0])
+
+
+# --------------------------------------------------------------------------- PyTorch's samples
+
+from torch_samples import grad_output_like, op_samples, sample_id  # noqa: E402
+
+
+def _dropout_cases(name):
+    for dtype in (torch.float32, torch.float64):
+        for k, sample in enumerate(op_samples(name, dtype)):
+            if name == "nn.functional.dropout2d" and sample[0].ndim != 4:
+                continue  # a 3-D input is (C, H, W) to PyTorch, (N, C, L) to us
+            yield pytest.param(name, sample, id=f"{name}-{str(dtype)[6:]}-{k}-{sample_id(sample)}")
+
+
+@pytest.mark.parametrize("name,sample", list(_dropout_cases("nn.functional.dropout"))
+                         + list(_dropout_cases("nn.functional.dropout2d")))
+def test_pytorch_opinfo_samples_given_torchs_mask(name, sample):
+    """PyTorch's sample inputs (0-d, p = 0, 0.5, 1, training on and off): PyTorch draws the
+    mask, we read it off its output (a unit survived where the output is non-zero) and must
+    then reproduce the output and the input gradient exactly."""
+    t, args, kwargs = sample
+    assert not args
+    p, training = kwargs.get("p", 0.5), kwargs.get("training", True)
+    tt = t.clone().requires_grad_(True)
+    torch.manual_seed(0)
+    fn = F.dropout if name == "nn.functional.dropout" else F.dropout2d
+    y = fn(tt, p=p, training=training)
+    g = grad_output_like(y)
+    y.backward(g)
+    x = t.numpy().copy()
+    assert (x != 0).all(), "the mask is read off non-zero inputs"
+    if name == "nn.functional.dropout":
+        mask = y.detach().numpy() != 0
+        out, cache = dr.dropout_forward(x, p, mask if training else None, training)
+    else:
+        mask = (y.detach().numpy() != 0).any(axis=(2, 3), keepdims=True)
+        out, cache = dr.dropout2d_forward(x, p, mask if training else None, training)
+    assert_matches(np.asarray(out), y.detach(), what=f"{name} forward")
+    assert_matches(np.asarray(dr.dropout_backward(g.numpy(), cache)), tt.grad, what=f"{name} gradient")

@@ -390,3 +390,134 @@ def test_zero_size_batch_matches_torch(shape):
             for ours, theirs in zip(backward(g, cache), (tgx, tgw, tgb)):
                 assert_matches(ours, theirs)
         assert_matches(nz.instance_norm_forward(x)[0], F.instance_norm(torch_tensor(x)))
+
+
+# --------------------------------------------------------------------------- PyTorch's samples
+
+from torch_samples import grad_output_like, op_samples, operator, sample_id  # noqa: E402
+
+
+def _np(t):
+    return None if t is None else t.detach().clone().numpy()
+
+
+def _leaf(t):
+    return None if t is None else t.detach().clone().requires_grad_(True)
+
+
+def _norm_cases(name):
+    for dtype in (torch.float32, torch.float64):
+        for k, sample in enumerate(op_samples(name, dtype)):
+            yield pytest.param(sample, id=f"{str(dtype)[6:]}-{k}-{sample_id(sample)}")
+
+
+def _compare_with_torch(torch_call, ours_call, x, params, case):
+    """Run PyTorch (forward and backward); if it raises, ours must raise too; else compare
+    output and the gradients of the input and of each parameter that is not None.
+
+    Our statistics are computed in float64 whatever the input's dtype, so a float32 sample is
+    compared with PyTorch run in float64 and rounded to float32: PyTorch's own float32 kernels
+    differ from exact results by round-off times 1/sqrt(eps), up to 1e-4 for one-element groups.
+    """
+    dtype = x.dtype
+    x = x.double()
+    params = [None if p is None else p.double() for p in params]
+    tx = _leaf(x)
+    tparams = [_leaf(p) for p in params]
+    try:
+        y = torch_call(tx, *tparams)
+    except (RuntimeError, ValueError, IndexError) as err:
+        with pytest.raises((RuntimeError, ValueError, IndexError)):
+            ours_call(_np(x.to(dtype)), *[None if p is None else _np(p.to(dtype)) for p in params])
+        return None
+    g = grad_output_like(y).to(dtype)
+    y.backward(g.double())
+    as_input = (lambda a: None if a is None else _np(a.to(dtype)))
+    out, backward = ours_call(as_input(x), *[as_input(p) for p in params])
+    tol = SUM_TOL[np.float32 if dtype == torch.float32 else np.float64]
+    assert_matches(out, y.detach().to(dtype), what=f"{case} forward", **tol)
+    grads = backward(g.numpy())
+    assert_matches(grads[0], tx.grad.to(dtype), what=f"{case} input gradient", **tol)
+    for name, ours, theirs in zip(("weight", "bias"), grads[1:], tparams):
+        if theirs is not None:
+            assert_matches(ours, theirs.grad.to(dtype), what=f"{case} {name} gradient", **tol)
+    return out
+
+
+@pytest.mark.parametrize("sample", list(_norm_cases("nn.functional.batch_norm")))
+def test_batch_norm_on_pytorch_opinfo_samples(sample):
+    """Zero-size, (N, C) with C = 1, negative momentum, eps = 0.6, inference without
+    running statistics... PyTorch's own samples, including its running-statistics update."""
+    x, args, kwargs = sample
+    running_mean, running_var, weight, bias = (list(args) + [None] * 4)[:4]
+    training = kwargs.get("training", False)
+    momentum, eps = kwargs.get("momentum", 0.1), kwargs.get("eps", 1e-5)
+    if x.ndim < 2:
+        # Deliberate difference: PyTorch accepts a 1-D input only when it is empty (reading
+        # "no channel axis" as zero channels) and rejects every other 1-D input; we reject
+        # all 1-D input with a message that names the expected layout (N, C, *).
+        with pytest.raises(ValueError, match=r"\(N, C, \*\)"):
+            nz.batch_norm_forward(_np(x), _np(running_mean), _np(running_var), training=training)
+        return
+    t_rm = None if running_mean is None else running_mean.clone().double()
+    t_rv = None if running_var is None else running_var.clone().double()
+    result = {}
+
+    def ours(xn, w, b):
+        r = nz.batch_norm_forward(xn, _np(running_mean), _np(running_var), w, b, training=training,
+                                  momentum=momentum, eps=eps)
+        result["stats"] = r.running_mean, r.running_var
+        return r.out, lambda g: nz.batch_norm_backward(g, r.cache)
+
+    out = _compare_with_torch(
+        lambda tx, w, b: F.batch_norm(tx, t_rm, t_rv, w, b, training=training, momentum=momentum, eps=eps),
+        ours, x, [weight, bias], "batch_norm")
+    if out is not None and t_rm is not None:
+        tol = SUM_TOL[np.float32 if x.dtype == torch.float32 else np.float64]
+        assert_matches(result["stats"][0], t_rm.to(x.dtype), what="running mean", **tol)
+        assert_matches(result["stats"][1], t_rv.to(x.dtype), what="running var", **tol)
+
+
+@pytest.mark.parametrize("sample", list(_norm_cases("nn.functional.layer_norm")))
+def test_layer_norm_on_pytorch_opinfo_samples(sample):
+    x, args, kwargs = sample
+    normalized_shape, weight, bias = (list(args) + [None] * 3)[:3]
+
+    def ours(xn, w, b):
+        out, cache = nz.layer_norm_forward(xn, normalized_shape, w, b, **kwargs)
+        return out, lambda g: nz.layer_norm_backward(g, cache)
+
+    _compare_with_torch(lambda tx, w, b: F.layer_norm(tx, normalized_shape, w, b, **kwargs),
+                        ours, x, [weight, bias], "layer_norm")
+
+
+@pytest.mark.parametrize("sample", list(_norm_cases("nn.functional.group_norm")))
+def test_group_norm_on_pytorch_opinfo_samples(sample):
+    x, args, kwargs = sample
+    (num_groups,) = args
+    weight, bias, eps = kwargs.get("weight"), kwargs.get("bias"), kwargs.get("eps", 1e-5)
+
+    def ours(xn, w, b):
+        out, cache = nz.group_norm_forward(xn, num_groups, w, b, eps)
+        return out, lambda g: nz.group_norm_backward(g, cache)
+
+    _compare_with_torch(lambda tx, w, b: F.group_norm(tx, num_groups, w, b, eps),
+                        ours, x, [weight, bias], "group_norm")
+
+
+@pytest.mark.parametrize("sample", list(_norm_cases("nn.functional.instance_norm")))
+def test_instance_norm_on_pytorch_opinfo_samples(sample):
+    """Instance norm with input statistics (our function keeps no running statistics, so the
+    samples' running_mean/var only matter to PyTorch's in-place update, not to the output)."""
+    x, args, kwargs = sample
+    assert kwargs.get("use_input_stats", True)
+    weight, bias, eps = kwargs.get("weight"), kwargs.get("bias"), kwargs.get("eps", 1e-5)
+    rest = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in kwargs.items()
+            if k in ("running_mean", "running_var", "momentum", "use_input_stats")}
+
+    def ours(xn, w, b):
+        out, cache = nz.instance_norm_forward(xn, w, b, eps)
+        return out, lambda g: nz.instance_norm_backward(g, cache)
+
+    _compare_with_torch(lambda tx, w, b: F.instance_norm(tx, weight=w, bias=b, eps=eps, **rest),
+                        ours, x, [weight, bias], "instance_norm")

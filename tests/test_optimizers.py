@@ -278,3 +278,29 @@ def test_maximize_is_descent_on_the_negated_gradient():
         up, _ = fn(p, g, None, lr=0.1, maximize=True)
         down, _ = fn(p, -g, None, lr=0.1)
         np.testing.assert_array_equal(up, down, err_msg=fn.__name__)
+
+
+# --------------------------------------------------------------------------- PyTorch's configurations
+
+from torch_samples import optimizer_configs  # noqa: E402
+
+OURS = {"SGD": opt.sgd_step, "Adagrad": opt.adagrad_step, "RMSprop": opt.rmsprop_step,
+        "Adam": opt.adam_step, "AdamW": opt.adamw_step}
+
+
+def _optim_cases():
+    for cls_name in OURS:
+        for desc, kwargs in optimizer_configs(cls_name):
+            yield pytest.param(cls_name, kwargs, id=f"{cls_name}-{desc}")
+
+
+@pytest.mark.parametrize("cls_name,kwargs", list(_optim_cases()))
+def test_pytorch_optimizer_configurations(cls_name, kwargs):
+    """Every configuration PyTorch's optimizer tests try (optim_db): maximize, amsgrad,
+    nesterov, dampening, centered, lr_decay, initial accumulator...; 20 steps, float64."""
+    params, grads = problem(np.float64, seed=7)
+    grads = grads[:20]
+    ours, _ = run_ours(OURS[cls_name], kwargs, params, grads)
+    theirs, _ = run_torch(getattr(torch.optim, cls_name), kwargs, params, grads)
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert_matches(a, b, what=f"{cls_name} {kwargs} parameter {i}", **RUN_TOLERANCE[np.float64])
