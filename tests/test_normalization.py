@@ -521,3 +521,57 @@ def test_instance_norm_on_pytorch_opinfo_samples(sample):
 
     _compare_with_torch(lambda tx, w, b: F.instance_norm(tx, weight=w, bias=b, eps=eps, **rest),
                         ours, x, [weight, bias], "instance_norm")
+
+
+# --------------------------------------------------------------------------- RMS norm
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape,normalized_shape", [((4, 7), (7,)), ((2, 5, 8), (8,)), ((3, 4, 5), (4, 5)),
+                                                    ((1, 6), (6,))], ids=str)
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("eps", [None, 1e-6], ids=["eps_default", "eps_1e-6"])
+def test_rms_norm_matches_torch_module(shape, normalized_shape, affine, eps, dtype):
+    x = random_inputs(shape, dtype, seed=101, scale=3.0)
+    g = random_inputs(shape, dtype, seed=102, scale=1.0)
+    module = torch.nn.RMSNorm(normalized_shape, eps=eps, elementwise_affine=affine,
+                              dtype=torch.float64 if dtype == np.float64 else torch.float32)
+    weight = None
+    if affine:
+        with torch.no_grad():
+            module.weight.uniform_(0.5, 1.5, generator=torch.Generator().manual_seed(3))
+        weight = module.weight.detach().numpy().copy()
+    tx = torch_tensor(x, requires_grad=True)
+    y = module(tx)
+    y.backward(torch_tensor(g))
+    out, cache = nz.rms_norm_forward(x, normalized_shape, weight, eps)
+    grad_x, grad_w = nz.rms_norm_backward(g, cache)
+    assert_matches(out, y, what="rms norm forward", **SUM_TOL[dtype])
+    assert_matches(grad_x, tx.grad, what="rms norm input gradient", **SUM_TOL[dtype])
+    if affine:
+        assert_matches(grad_w, module.weight.grad, what="rms norm weight gradient", **SUM_TOL[dtype])
+    else:
+        assert grad_w is None
+
+
+def test_rms_norm_is_not_layer_norm_unless_the_mean_is_zero():
+    x = random_inputs((5, 6), np.float64, seed=103) + 2.0
+    rms, _ = nz.rms_norm_forward(x, 6, eps=1e-5)
+    ln, _ = nz.layer_norm_forward(x, 6, eps=1e-5)
+    assert np.abs(rms - ln).max() > 0.1
+    centered = x - x.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(nz.rms_norm_forward(centered, 6, eps=1e-5)[0],
+                               nz.layer_norm_forward(centered, 6, eps=1e-5)[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("sample", list(_norm_cases("nn.functional.rms_norm")))
+def test_rms_norm_on_pytorch_opinfo_samples(sample):
+    x, args, kwargs = sample
+    normalized_shape, weight = (list(args) + [None] * 2)[:2]
+    eps = kwargs.get("eps")
+
+    def ours(xn, w):
+        out, cache = nz.rms_norm_forward(xn, normalized_shape, w, eps)
+        return out, lambda g: nz.rms_norm_backward(g, cache)
+
+    _compare_with_torch(lambda tx, w: F.rms_norm(tx, normalized_shape, w, eps),
+                        ours, x, [weight], "rms_norm")
