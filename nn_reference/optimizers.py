@@ -24,6 +24,7 @@ __all__ = [
     "AdagradState", "adagrad_step",
     "RMSpropState", "rmsprop_step",
     "AdamState", "adam_step", "adamw_step",
+    "NAdamState", "nadam_step", "radam_step",
     "normalized_gd_step",
 ]
 
@@ -252,6 +253,110 @@ def adamw_step(param, grad, state: AdamState | None = None, *, lr: float = 1e-3,
     decayed = param * (1 - lr * weight_decay)
     return adam_step(decayed, grad, state, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad,
                      maximize=maximize)
+
+
+# --------------------------------------------------------------------------- NAdam, RAdam
+
+def _decay(param, grad, weight_decay, decoupled, lr):
+    """Weight decay as an L2 term in the gradient, or decoupled (AdamW-style) on the weights."""
+    if weight_decay == 0:
+        return param, grad
+    if decoupled:
+        return param * (1 - lr * weight_decay), grad
+    return param, grad + weight_decay * param
+
+
+class NAdamState(NamedTuple):
+    """State of NAdam: Adam's, plus the running product of the momentum coefficients."""
+
+    step: int
+    exp_avg: np.ndarray
+    exp_avg_sq: np.ndarray
+    mu_product: float
+
+
+def nadam_step(param, grad, state: NAdamState | None = None, *, lr: float = 2e-3,
+               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+               weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+               decoupled_weight_decay: bool = False,
+               maximize: bool = False) -> tuple[np.ndarray, NAdamState]:
+    r"""One step of ``torch.optim.NAdam`` (Dozat, 2016): Adam with Nesterov momentum.
+
+    Nesterov's look-ahead applied to Adam's first moment: the step uses the momentum of the
+    *next* step, :math:`\mu_{t+1} m_t`, plus the current gradient's share
+    :math:`(1 - \mu_t) g_t`, each with its own bias correction,
+
+    .. math::
+        	heta_t = 	heta_{t-1} - \eta \left(
+            rac{(1 - \mu_t)\, g_t}{1 - \prod_{i \le t} \mu_i}
+            + rac{\mu_{t+1}\, m_t}{1 - \prod_{i \le t+1} \mu_i} ight)
+            \Big/ \left(\sqrt{\hat v_t} + \epsilonight),
+
+    with :math:`m_t, v_t` Adam's moving averages, :math:`\hat v_t = v_t/(1 - eta_2^t)`, and a
+    momentum coefficient that warms up, :math:`\mu_t = eta_1 (1 - 	frac12\, 0.96^{t\,\psi})`
+    (:math:`\psi` = ``momentum_decay``). ``decoupled_weight_decay=True`` decays the weights as
+    AdamW does (Loshchilov and Hutter's "NAdamW").
+    """
+    param = as_float(param)
+    grad = np.asarray(grad, dtype=param.dtype)
+    grad = -grad if maximize else grad
+    beta1, beta2 = betas
+    if state is None:
+        state = NAdamState(0, np.zeros_like(param), np.zeros_like(param), 1.0)
+    step = state.step + 1
+    bias_correction2 = 1 - beta2**step
+    param, grad = _decay(param, grad, weight_decay, decoupled_weight_decay, lr)
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
+    mu_product = state.mu_product * mu
+    exp_avg = _lerp(state.exp_avg, grad, 1 - beta1)
+    exp_avg_sq = beta2 * state.exp_avg_sq + (1 - beta2) * (grad * grad)
+    denom = np.sqrt(exp_avg_sq / bias_correction2) + eps
+    param = param + (-lr * (1.0 - mu) / (1.0 - mu_product)) * grad / denom
+    param = param + (-lr * mu_next / (1.0 - mu_product * mu_next)) * exp_avg / denom
+    return param, NAdamState(step, exp_avg, exp_avg_sq, mu_product)
+
+
+def radam_step(param, grad, state: AdamState | None = None, *, lr: float = 1e-3,
+               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+               weight_decay: float = 0.0, decoupled_weight_decay: bool = False,
+               maximize: bool = False) -> tuple[np.ndarray, AdamState]:
+    r"""One step of ``torch.optim.RAdam`` (Liu et al., 2020, "On the variance of the adaptive
+    learning rate and beyond"): Adam with a *rectified* adaptive step.
+
+    In the first steps :math:`\hat v_t` averages very few squared gradients, so the adaptive
+    step :math:`1/\sqrt{\hat v_t}` has a huge variance (the reason warm-up helps Adam). RAdam
+    estimates the length of the moving average, :math:`ho_t = ho_\infty - 2teta_2^t/(1 -
+    eta_2^t)` with :math:`ho_\infty = 2/(1-eta_2) - 1`, and
+
+    * while :math:`ho_t \le 5` takes an SGD-with-momentum step, :math:`	heta \leftarrow
+      	heta - \eta\, \hat m_t` (no division at all);
+    * afterwards an Adam step multiplied by the rectification
+      :math:`r_t = \sqrt{rac{(ho_t - 4)(ho_t - 2)ho_\infty}{(ho_\infty - 4)(ho_\infty - 2)ho_t}} < 1`,
+      which tends to 1: a built-in warm-up.
+    """
+    param = as_float(param)
+    grad = np.asarray(grad, dtype=param.dtype)
+    grad = -grad if maximize else grad
+    beta1, beta2 = betas
+    if state is None:
+        state = AdamState(0, np.zeros_like(param), np.zeros_like(param))
+    step = state.step + 1
+    param, grad = _decay(param, grad, weight_decay, decoupled_weight_decay, lr)
+    exp_avg = _lerp(state.exp_avg, grad, 1 - beta1)
+    exp_avg_sq = beta2 * state.exp_avg_sq + (1 - beta2) * (grad * grad)
+    bias_correction1 = 1 - beta1**step
+    bias_correction2 = 1 - beta2**step
+    corrected = exp_avg / bias_correction1
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
+    if rho_t > 5.0:
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        adaptive = bias_correction2**0.5 / (np.sqrt(exp_avg_sq) + eps)
+        param = param - corrected * lr * adaptive * rect
+    else:
+        param = param - corrected * lr
+    return param, AdamState(step, exp_avg, exp_avg_sq)
 
 
 # --------------------------------------------------------------------------- not Adagrad

@@ -76,6 +76,18 @@ CASES = {
                                dict(lr=0.02, weight_decay=0.1, amsgrad=True, maximize=True),
                                {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq",
                                 "max_exp_avg_sq": "max_exp_avg_sq", "step": "step"}),
+    "nadam": (opt.nadam_step, torch.optim.NAdam, dict(lr=0.01),
+              {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "mu_product": "mu_product",
+               "step": "step"}),
+    "nadam_decoupled_wd": (opt.nadam_step, torch.optim.NAdam,
+                           dict(lr=0.02, weight_decay=0.1, momentum_decay=0.01,
+                                decoupled_weight_decay=True, betas=(0.8, 0.99)),
+                           {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "step": "step"}),
+    "radam": (opt.radam_step, torch.optim.RAdam, dict(lr=0.01),
+              {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "step": "step"}),
+    "radam_l2_short_average": (opt.radam_step, torch.optim.RAdam,
+                               dict(lr=0.02, weight_decay=0.1, betas=(0.9, 0.9)),
+                               {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "step": "step"}),
 }
 
 
@@ -99,7 +111,18 @@ def run_ours(step_fn, kwargs, params, grads, lrs=None):
 
 def run_torch(cls, kwargs, params, grads, lrs=None):
     tensors = [torch_tensor(p, requires_grad=True) for p in params]
-    optimizer = cls(tensors, foreach=False, **kwargs)
+    # NAdam keeps its product of momentum coefficients in a tensor of the *default* dtype;
+    # float64 makes it exact, like ours (with float32 it differs from ours by ~1e-7).
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        optimizer = cls(tensors, foreach=False, **kwargs)
+        return _run_torch(optimizer, tensors, grads, lrs)
+    finally:
+        torch.set_default_dtype(default)
+
+
+def _run_torch(optimizer, tensors, grads, lrs):
     for t, step_grads in enumerate(grads):
         if lrs is not None:
             optimizer.param_groups[0]["lr"] = lrs[t]
@@ -124,6 +147,8 @@ def test_a_long_run_matches_torch_parameters_and_state(name, dtype):
             value = getattr(our_states[i], field)
             if field == "step":
                 assert value == int(their_states[i][key]) == STEPS
+            elif field == "mu_product":
+                assert value == pytest.approx(float(their_states[i][key]), rel=1e-12)
             else:
                 assert_matches(value, their_states[i][key], what=f"{name} state {field} {i}", **tol)
     for a, b in zip(before[0], params):
@@ -252,7 +277,8 @@ def test_nesterov_needs_momentum():
 
 def test_float32_stays_float32():
     p = np.ones(3, dtype=np.float32)
-    for fn in (opt.sgd_step, opt.adagrad_step, opt.rmsprop_step, opt.adam_step, opt.adamw_step):
+    for fn in (opt.sgd_step, opt.adagrad_step, opt.rmsprop_step, opt.adam_step, opt.adamw_step,
+               opt.nadam_step, opt.radam_step):
         new, _ = fn(p, p, None, lr=0.1)
         assert new.dtype == np.float32, fn.__name__
 
@@ -274,7 +300,8 @@ def test_amsgrad_never_lets_the_denominator_shrink():
 
 def test_maximize_is_descent_on_the_negated_gradient():
     p, g = np.array([1.0, -2.0]), np.array([0.5, 0.25])
-    for fn in (opt.sgd_step, opt.adagrad_step, opt.rmsprop_step, opt.adam_step, opt.adamw_step):
+    for fn in (opt.sgd_step, opt.adagrad_step, opt.rmsprop_step, opt.adam_step, opt.adamw_step,
+               opt.nadam_step, opt.radam_step):
         up, _ = fn(p, g, None, lr=0.1, maximize=True)
         down, _ = fn(p, -g, None, lr=0.1)
         np.testing.assert_array_equal(up, down, err_msg=fn.__name__)
@@ -285,7 +312,8 @@ def test_maximize_is_descent_on_the_negated_gradient():
 from torch_samples import optimizer_configs  # noqa: E402
 
 OURS = {"SGD": opt.sgd_step, "Adagrad": opt.adagrad_step, "RMSprop": opt.rmsprop_step,
-        "Adam": opt.adam_step, "AdamW": opt.adamw_step}
+        "Adam": opt.adam_step, "AdamW": opt.adamw_step, "NAdam": opt.nadam_step,
+        "RAdam": opt.radam_step}
 
 
 def _optim_cases():
@@ -304,3 +332,14 @@ def test_pytorch_optimizer_configurations(cls_name, kwargs):
     theirs, _ = run_torch(getattr(torch.optim, cls_name), kwargs, params, grads)
     for i, (a, b) in enumerate(zip(ours, theirs)):
         assert_matches(a, b, what=f"{cls_name} {kwargs} parameter {i}", **RUN_TOLERANCE[np.float64])
+
+
+def test_radam_takes_momentum_steps_until_the_average_is_long_enough():
+    """With beta2 = 0.999, rho_t > 5 first at step 6: steps 1..5 are SGD-with-momentum steps
+    of size lr * |m_hat| (no division by sqrt(v)), so a gradient of 100 moves by 100 * lr."""
+    rho_inf = 2 / (1 - 0.999) - 1
+    rho = [rho_inf - 2 * t * 0.999**t / (1 - 0.999**t) for t in range(1, 8)]
+    assert [r > 5 for r in rho] == [False] * 5 + [True] * 2
+    p, state = np.zeros(1), None
+    p, state = opt.radam_step(p, np.array([100.0]), state, lr=1e-3)
+    np.testing.assert_allclose(p, [-0.1], rtol=1e-12)
