@@ -22,7 +22,7 @@ __all__ = [
     "calculate_fan_in_and_fan_out", "calculate_gain",
     "xavier_std", "xavier_uniform", "xavier_normal",
     "kaiming_std", "kaiming_uniform", "kaiming_normal",
-    "lecun_normal", "orthogonal", "uniform_bound",
+    "lecun_normal", "orthogonal", "uniform_bound", "lsuv",
 ]
 
 _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d",
@@ -223,3 +223,35 @@ def orthogonal(shape, gain: float = 1.0, *, rng: np.random.Generator,
     if rows < cols:
         q = q.T
     return (gain * q).reshape(shape).astype(dtype)
+
+
+def lsuv(weights, x, activation, *, biases=None, tol: float = 0.05,
+         max_iter: int = 10) -> list[np.ndarray]:
+    r"""Layer-sequential unit-variance initialization (Mishkin and Matas, 2016, "All you need is
+    a good init"): rescale each layer's weights, in order, until its output has variance 1 on a
+    batch of real data.
+
+    ``weights`` are the ``(out, in)`` matrices of a stack of linear layers (usually initialized
+    orthogonally first), ``x`` a batch of inputs ``(N, in)`` and ``activation`` the NumPy
+    non-linearity applied after every layer but the last. Layer :math:`l` computes
+    :math:`z_l = h_{l-1} W_l^\top (+\, b_l)` and is divided by :math:`\sqrt{\operatorname{Var}(z_l)}`
+    until :math:`|\operatorname{Var}(z_l) - 1| <` ``tol`` (one division suffices without biases,
+    since :math:`z_l` is linear in :math:`W_l`), then :math:`h_l = f(z_l)` feeds the next layer.
+    Instead of deriving a gain for each activation and architecture, the data measure it.
+    Returns new arrays; the inputs are not modified.
+    """
+    h = np.asarray(x, dtype=np.float64)
+    out = []
+    for i, w in enumerate(weights):
+        w = np.asarray(w, dtype=np.float64).copy()
+        b = None if biases is None or biases[i] is None else np.asarray(biases[i], dtype=np.float64)
+        for _ in range(max_iter):
+            z = h @ w.T + (0.0 if b is None else b)
+            var = z.var()
+            if abs(var - 1.0) < tol or var == 0:
+                break
+            w /= np.sqrt(var)
+        z = h @ w.T + (0.0 if b is None else b)
+        out.append(w.astype(np.asarray(weights[i]).dtype))
+        h = activation(z) if i < len(weights) - 1 else z
+    return out
