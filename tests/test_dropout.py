@@ -321,3 +321,61 @@ def test_pytorch_opinfo_samples_given_torchs_mask(name, sample):
         out, cache = dr.dropout2d_forward(x, p, mask if training else None, training)
     assert_matches(np.asarray(out), y.detach(), what=f"{name} forward")
     assert_matches(np.asarray(dr.dropout_backward(g.numpy(), cache)), tt.grad, what=f"{name} gradient")
+
+
+# --------------------------------------------------------------------------- DropBlock
+
+def torchvision_style_block_mask(seeds: np.ndarray, block_size: int, shape) -> np.ndarray:
+    """torchvision.ops.drop_block2d's construction (pad the seed map, max-pool with a b x b
+    window), written with torch: the oracle for our block expansion (odd block sizes)."""
+    noise = torch.as_tensor(seeds.astype(np.float64))
+    noise = F.pad(noise, [block_size // 2] * 4, value=0)
+    noise = F.max_pool2d(noise, stride=(1, 1), kernel_size=(block_size, block_size), padding=block_size // 2)
+    return (1 - noise).numpy().astype(bool)
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 5])
+def test_dropblock_mask_matches_torchvisions_construction(block_size):
+    shape, p = (2, 3, 12, 10), 0.2
+    ours = dr.dropblock_keep_mask(shape, p, block_size, np.random.default_rng(5))
+    # the same seeds, expanded the torchvision way
+    n, c, h, w = shape
+    b = block_size
+    gamma = p * h * w / (b * b * (h - b + 1) * (w - b + 1))
+    seeds = np.random.default_rng(5).random((n, c, h - b + 1, w - b + 1)) < gamma
+    np.testing.assert_array_equal(ours, torchvision_style_block_mask(seeds, b, shape))
+
+
+def test_dropblock_drops_about_p_in_squares_and_rescales_like_torchvision():
+    rng = np.random.default_rng(0)
+    x = random_inputs((16, 8, 20, 20), np.float64, seed=40)
+    g = random_inputs(x.shape, np.float64, seed=41)
+    out, cache = dr.dropblock_forward(x, 0.2, 5, rng=rng)
+    dropped = ~cache.mask
+    assert 0.12 < dropped.mean() < 0.2, dropped.mean()  # overlaps make it a bit less than p
+    np.testing.assert_allclose(out, x * cache.mask * (x.size / cache.mask.sum()), rtol=1e-15)
+    np.testing.assert_allclose(dr.dropblock_backward(g, cache), g * cache.mask * cache.scale, rtol=1e-15)
+    # every dropped pixel lies in an all-dropped 5 x 5 square
+    windows = np.lib.stride_tricks.sliding_window_view(dropped, (5, 5), axis=(2, 3)).all(axis=(-1, -2))
+    covered = np.zeros_like(dropped)
+    for i in range(5):
+        for j in range(5):
+            covered[:, :, i:i + 16, j:j + 16] |= windows
+    np.testing.assert_array_equal(covered, dropped)
+
+
+def test_dropblock_modes_and_arguments():
+    x = np.ones((1, 1, 4, 4), np.float32)
+    y, cache = dr.dropblock_forward(x, 0.5, 3, None, False)
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(dr.dropblock_backward(x, cache), x)
+    y, _ = dr.dropblock_forward(x, 0.0, 3, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(y, x)
+    mask = np.ones((1, 1, 4, 4), bool)
+    mask[0, 0, :2, :2] = False
+    y, _ = dr.dropblock_forward(x, 0.5, 2, mask)
+    assert y.dtype == np.float32 and y[0, 0, 0, 0] == 0 and y[0, 0, 3, 3] == pytest.approx(16 / 12)
+    with pytest.raises(ValueError):
+        dr.dropblock_forward(np.ones((2, 3)), 0.1, 3, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        dr.dropblock_forward(x, 0.1, 3)
