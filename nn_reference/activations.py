@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Constants of SELU (Klambauer et al., 2017), chosen so that activations keep zero mean
-#: and unit variance through a deep network initialised with LeCun normal weights.
+#: and unit variance through a deep network initialized with LeCun normal weights.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 

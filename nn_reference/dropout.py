@@ -120,7 +120,7 @@ def dropout2d_forward(x, p: float = 0.5, mask=None, training: bool = True, *,
     .. math::
         y_{n,c,h,w} = \frac{m_{n,c}\, x_{n,c,h,w}}{1-p}.
 
-    Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels
+    Neighboring pixels of a feature map are strongly correlated, so dropping single pixels
     removes little information; dropping whole maps does. ``mask`` has shape ``(N, C, 1, 1)``
     (or anything that broadcasts). The backward pass is :func:`dropout_backward`.
     """

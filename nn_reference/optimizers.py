@@ -7,7 +7,7 @@ compared. Names, arguments and defaults mirror ``torch.optim``; the order of the
 operations follows PyTorch's single-tensor (``foreach=False``) code path, so that a run of
 many steps agrees with PyTorch to round-off in float64.
 
-One parameter tensor per call: to optimise several tensors, keep one state per tensor, as
+One parameter tensor per call: to optimize several tensors, keep one state per tensor, as
 ``torch.optim`` does.
 """
 
