@@ -27,17 +27,29 @@ def clip_grad_norm(grads, max_norm: float, norm_type: float = 2.0,
     Every array is scaled by the *same* factor, so the direction of the full gradient is
     kept. Gradients below the threshold are left as they are. Returns the clipped list and
     the total norm before clipping (as PyTorch returns it).
+
+    As PyTorch, the total is the ``norm_type``-norm of the vector of per-array norms.
+    ``norm_type=inf`` is the largest :math:`|g|`, ``-inf`` the smallest, and ``0`` counts
+    non-zero entries; for ``0`` PyTorch's total is then the number of *arrays* with a
+    non-zero entry (the 0-"norm" of the per-array counts), which we reproduce.
     """
     grads = [np.asarray(g) for g in grads]
     if not grads:
         return [], 0.0
     p = float(norm_type)
-    if math.isinf(p):
+    if p == math.inf:
         norms = np.array([np.max(np.abs(g)) if g.size else 0.0 for g in grads])
         total = norms.max()
+    elif p == -math.inf:
+        norms = np.array([np.min(np.abs(g)) if g.size else math.inf for g in grads])
+        total = norms.min()
+    elif p == 0:
+        norms = np.array([np.count_nonzero(g) for g in grads], dtype=np.float64)
+        total = np.count_nonzero(norms)
     else:
-        norms = np.array([np.sum(np.abs(g) ** p) ** (1 / p) for g in grads])
-        total = np.sum(norms**p) ** (1 / p)
+        with np.errstate(divide="ignore"):  # negative orders: 0 ** p = inf, as torch
+            norms = np.array([np.sum(np.abs(g.astype(np.float64)) ** p) ** (1 / p) for g in grads])
+            total = np.sum(norms**p) ** (1 / p)
     total = float(total)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"the total norm of order {norm_type} of the gradients is {total}")

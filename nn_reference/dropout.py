@@ -29,6 +29,7 @@ __all__ = [
     "dropout2d_forward", "drop_path_forward",
     "DropConnectCache", "dropconnect_linear_forward", "dropconnect_linear_backward",
     "mc_dropout_predict",
+    "DropBlockCache", "dropblock_keep_mask", "dropblock_forward", "dropblock_backward",
 ]
 
 
@@ -78,8 +79,8 @@ def _apply_mask(x, p, training, rng, mask, mask_shape) -> tuple[np.ndarray, Drop
     return out, DropoutCache(mask, p, True)
 
 
-def dropout_forward(x, p: float = 0.5, training: bool = True, *,
-                    rng: np.random.Generator | None = None, mask=None):
+def dropout_forward(x, p: float = 0.5, mask=None, training: bool = True, *,
+                    rng: np.random.Generator | None = None):
     r"""Inverted dropout, as ``torch.nn.functional.dropout(x, p, training)``.
 
     With a keep mask :math:`m_i \sim \mathrm{Bernoulli}(1-p)`,
@@ -88,29 +89,30 @@ def dropout_forward(x, p: float = 0.5, training: bool = True, *,
         y_i = \frac{m_i\, x_i}{1-p} \quad\text{(training)}, \qquad y_i = x_i
         \quad\text{(inference)},
 
-    so that :math:`\mathbb E[y_i] = x_i` in both modes. ``mask`` (boolean, broadcastable to
-    ``x``) replaces the random draw; otherwise ``rng`` draws one of ``x``'s shape.
-    Returns ``(out, cache)``.
+    so that :math:`\mathbb E[y_i] = x_i` in both modes. ``mask`` (boolean keep mask,
+    broadcastable to ``x``) replaces the random draw; without it, ``rng`` (keyword only)
+    draws one of ``x``'s shape. The arguments ``(x, p, mask, training)`` come in the order of
+    the chapter's assignment. Returns ``(out, cache)``.
     """
     x = as_float(x)
     return _apply_mask(x, p, training, rng, mask, x.shape)
 
 
-def dropout_backward(dout, cache: DropoutCache) -> np.ndarray:
+def dropout_backward(grad_output, cache: DropoutCache) -> np.ndarray:
     r"""Gradient with respect to the input: :math:`\partial L/\partial x_i = g_i\, m_i/(1-p)`.
 
     It reuses the mask of the forward pass (drawing a new one would differentiate another
     network); in inference mode the layer is the identity and so is its gradient.
     """
-    dout = as_float(dout)
+    grad_output = as_float(grad_output)
     if not cache.training:
-        return dout.copy()
-    scale = dout.dtype.type(_survivor_scale(cache.p))
-    return dout * (np.asarray(cache.mask).astype(dout.dtype) * scale)
+        return grad_output.copy()
+    scale = grad_output.dtype.type(_survivor_scale(cache.p))
+    return grad_output * (np.asarray(cache.mask).astype(grad_output.dtype) * scale)
 
 
-def dropout2d_forward(x, p: float = 0.5, training: bool = True, *,
-                      rng: np.random.Generator | None = None, mask=None):
+def dropout2d_forward(x, p: float = 0.5, mask=None, training: bool = True, *,
+                      rng: np.random.Generator | None = None):
     r"""Channel dropout ("SpatialDropout"), as ``torch.nn.functional.dropout2d`` on (N, C, H, W).
 
     One Bernoulli draw per sample and channel, shared by all spatial positions:
@@ -118,7 +120,7 @@ def dropout2d_forward(x, p: float = 0.5, training: bool = True, *,
     .. math::
         y_{n,c,h,w} = \frac{m_{n,c}\, x_{n,c,h,w}}{1-p}.
 
-    Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels
+    Neighboring pixels of a feature map are strongly correlated, so dropping single pixels
     removes little information; dropping whole maps does. ``mask`` has shape ``(N, C, 1, 1)``
     (or anything that broadcasts). The backward pass is :func:`dropout_backward`.
     """
@@ -128,8 +130,8 @@ def dropout2d_forward(x, p: float = 0.5, training: bool = True, *,
     return _apply_mask(x, p, training, rng, mask, x.shape[:2] + (1,) * (x.ndim - 2))
 
 
-def drop_path_forward(x, p: float = 0.5, training: bool = True, *,
-                      rng: np.random.Generator | None = None, mask=None):
+def drop_path_forward(x, p: float = 0.5, mask=None, training: bool = True, *,
+                      rng: np.random.Generator | None = None):
     r"""Drop path (stochastic depth) for the output of a residual branch, one draw per sample.
 
     In a residual block :math:`y = x + f(x)` the branch output is replaced by
@@ -169,7 +171,7 @@ def dropconnect_linear_forward(x, weight, bias=None, p: float = 0.5, training: b
     """
     x = as_float(x)
     weight = np.asarray(weight, dtype=x.dtype)
-    weight_used, drop_cache = dropout_forward(weight, p, training, rng=rng, mask=mask)
+    weight_used, drop_cache = dropout_forward(weight, p, mask, training, rng=rng)
     out = x @ weight_used.T
     if bias is not None:
         out = out + np.asarray(bias, dtype=x.dtype)
@@ -210,3 +212,71 @@ def mc_dropout_predict(forward: Callable[[np.ndarray, np.random.Generator], np.n
         raise ValueError("n_samples must be at least 1")
     samples = np.stack([np.asarray(forward(x, rng)) for _ in range(n_samples)])
     return samples.mean(axis=0), samples.var(axis=0)
+
+
+# --------------------------------------------------------------------------- DropBlock
+
+class DropBlockCache(NamedTuple):
+    mask: np.ndarray | None  #: boolean keep mask of the input's shape; None in eval mode
+    scale: float             #: the factor applied to the survivors
+    training: bool
+
+
+def dropblock_keep_mask(shape, p: float, block_size: int, rng: np.random.Generator) -> np.ndarray:
+    r"""A keep mask for DropBlock on ``(N, C, H, W)`` maps: square blocks of zeros.
+
+    Block *seeds* are drawn independently with probability :math:`\gamma` at the
+    :math:`(H - b + 1)(W - b + 1)` positions where a :math:`b \times b` block fits, and each seed
+    drops the block whose top-left corner it marks. Ghiasi, Lin and Le (2018) choose
+
+    .. math:: \gamma = \frac{p}{b^2}\, \frac{H W}{(H - b + 1)(W - b + 1)}
+
+    so that about a fraction :math:`p` of the positions is dropped (a little less, since
+    blocks overlap). ``block_size`` is capped at the map's size, as in
+    ``torchvision.ops.drop_block2d``.
+    """
+    n, c, h, w = shape
+    b = min(block_size, h, w)
+    gamma = p * h * w / (b * b * (h - b + 1) * (w - b + 1))
+    seeds = rng.random((n, c, h - b + 1, w - b + 1)) < gamma
+    dropped = np.zeros(shape, dtype=bool)
+    for i in range(b):          # OR of the seed map shifted to every offset of the block
+        for j in range(b):
+            dropped[:, :, i:i + h - b + 1, j:j + w - b + 1] |= seeds
+    return ~dropped
+
+
+def dropblock_forward(x, p: float = 0.1, block_size: int = 3, mask=None, training: bool = True, *,
+                      rng: np.random.Generator | None = None):
+    r"""DropBlock (Ghiasi, Lin and Le, 2018): drop contiguous square regions of each feature map.
+
+    Dropping single pixels of a convolutional map hides little (the neighbors carry the same
+    information); dropping whole channels hides a lot at once. DropBlock sits in between: it
+    zeroes :math:`b \times b` squares, so that the network cannot read a dropped feature off
+    its neighborhood. As ``torchvision.ops.drop_block2d``, the survivors are rescaled by
+    :math:`\text{(number of entries)}/\text{(number kept)}`, measured on the whole batch rather
+    than :math:`1/(1-p)`, because the dropped fraction is only approximately :math:`p`.
+    ``mask`` (a keep mask of ``x``'s shape) replaces the draw. Returns ``(out, cache)``.
+    """
+    x = as_float(x)
+    p = _check_p(p)
+    if x.ndim != 4:
+        raise ValueError(f"DropBlock expects (N, C, H, W), got shape {x.shape}")
+    if not training or p == 0.0:
+        return x.copy(), DropBlockCache(None, 1.0, False)
+    if mask is None:
+        if rng is None:
+            raise ValueError("training mode needs a random generator `rng` or a `mask`")
+        mask = dropblock_keep_mask(x.shape, p, block_size, rng)
+    mask = np.asarray(mask, dtype=bool)
+    kept = int(mask.sum())
+    scale = 0.0 if kept == 0 else mask.size / kept
+    return (x * (mask * x.dtype.type(scale))).astype(x.dtype, copy=False), DropBlockCache(mask, scale, True)
+
+
+def dropblock_backward(grad_output, cache: DropBlockCache) -> np.ndarray:
+    r"""Gradient of :func:`dropblock_forward`: the same mask and scale applied to the gradient."""
+    grad_output = as_float(grad_output)
+    if not cache.training:
+        return grad_output.copy()
+    return grad_output * (cache.mask * grad_output.dtype.type(cache.scale))

@@ -14,6 +14,7 @@ and the samples' statistics within confidence intervals.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -21,7 +22,7 @@ __all__ = [
     "calculate_fan_in_and_fan_out", "calculate_gain",
     "xavier_std", "xavier_uniform", "xavier_normal",
     "kaiming_std", "kaiming_uniform", "kaiming_normal",
-    "lecun_normal", "orthogonal", "uniform_bound",
+    "lecun_normal", "orthogonal", "uniform_bound", "lsuv",
 ]
 
 _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d",
@@ -124,6 +125,24 @@ def kaiming_std(shape, a: float = 0.0, mode: str = "fan_in",
     return calculate_gain(nonlinearity, a) / math.sqrt(_fan(shape, mode))
 
 
+def _has_no_element(shape) -> bool:
+    return math.prod(_shape_of(shape)) == 0
+
+
+def _zero_size(shape, dtype) -> np.ndarray:
+    """The empty array of a weight with no element, with PyTorch's warning.
+
+    ``torch.nn.init.kaiming_*_`` warns "Initializing zero-element tensors is a no-op" and
+    returns the tensor untouched; we do the same for every random initializer, Xavier's
+    included (PyTorch's Xavier divides by ``fan_in + fan_out`` and fails when both are 0).
+    Nothing is drawn from ``rng``.
+    """
+    shape = _shape_of(shape)
+    calculate_fan_in_and_fan_out(shape)  # still reject 0-d and 1-d shapes, as PyTorch
+    warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+    return np.zeros(shape, dtype=dtype)
+
+
 def _uniform(shape, bound: float, rng: np.random.Generator, dtype) -> np.ndarray:
     out = rng.uniform(-bound, bound, size=_shape_of(shape)).astype(dtype)
     return np.clip(out, -bound, bound).astype(dtype)  # float32 rounding must not leave [-b, b]
@@ -136,12 +155,16 @@ def _normal(shape, std: float, rng: np.random.Generator, dtype) -> np.ndarray:
 def xavier_uniform(shape, gain: float = 1.0, *, rng: np.random.Generator,
                    dtype=np.float32) -> np.ndarray:
     r"""Samples of :math:`U(-b, b)` with :math:`b = \text{gain}\sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`."""
+    if _has_no_element(shape):
+        return _zero_size(shape, dtype)
     return _uniform(shape, uniform_bound(xavier_std(shape, gain)), rng, dtype)
 
 
 def xavier_normal(shape, gain: float = 1.0, *, rng: np.random.Generator,
                   dtype=np.float32) -> np.ndarray:
     r"""Samples of :math:`\mathcal N(0, \sigma^2)` with :math:`\sigma^2 = \text{gain}^2 \cdot 2 / (\text{fan\_in} + \text{fan\_out})`."""
+    if _has_no_element(shape):
+        return _zero_size(shape, dtype)
     return _normal(shape, xavier_std(shape, gain), rng, dtype)
 
 
@@ -149,6 +172,8 @@ def kaiming_uniform(shape, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", *, rng: np.random.Generator,
                     dtype=np.float32) -> np.ndarray:
     r"""Samples of :math:`U(-b, b)` with :math:`b = \sqrt 3\,\text{gain} / \sqrt{\text{fan}}`."""
+    if _has_no_element(shape):
+        return _zero_size(shape, dtype)
     std = kaiming_std(shape, a, mode, nonlinearity)
     return _uniform(shape, uniform_bound(std), rng, dtype)
 
@@ -157,6 +182,8 @@ def kaiming_normal(shape, a: float = 0.0, mode: str = "fan_in",
                    nonlinearity: str = "leaky_relu", *, rng: np.random.Generator,
                    dtype=np.float32) -> np.ndarray:
     r"""Samples of :math:`\mathcal N(0, \sigma^2)` with :math:`\sigma = \text{gain} / \sqrt{\text{fan}}`."""
+    if _has_no_element(shape):
+        return _zero_size(shape, dtype)
     return _normal(shape, kaiming_std(shape, a, mode, nonlinearity), rng, dtype)
 
 
@@ -165,6 +192,8 @@ def lecun_normal(shape, *, rng: np.random.Generator, dtype=np.float32) -> np.nda
 
     PyTorch has no function of this name; it is ``kaiming_normal_(w, nonlinearity='linear')``.
     """
+    if _has_no_element(shape):
+        return _zero_size(shape, dtype)
     fan_in, _ = calculate_fan_in_and_fan_out(shape)
     return _normal(shape, 1.0 / math.sqrt(fan_in), rng, dtype)
 
@@ -194,3 +223,35 @@ def orthogonal(shape, gain: float = 1.0, *, rng: np.random.Generator,
     if rows < cols:
         q = q.T
     return (gain * q).reshape(shape).astype(dtype)
+
+
+def lsuv(weights, x, activation, *, biases=None, tol: float = 0.05,
+         max_iter: int = 10) -> list[np.ndarray]:
+    r"""Layer-sequential unit-variance initialization (Mishkin and Matas, 2016, "All you need is
+    a good init"): rescale each layer's weights, in order, until its output has variance 1 on a
+    batch of real data.
+
+    ``weights`` are the ``(out, in)`` matrices of a stack of linear layers (usually initialized
+    orthogonally first), ``x`` a batch of inputs ``(N, in)`` and ``activation`` the NumPy
+    non-linearity applied after every layer but the last. Layer :math:`l` computes
+    :math:`z_l = h_{l-1} W_l^\top (+\, b_l)` and is divided by :math:`\sqrt{\operatorname{Var}(z_l)}`
+    until :math:`|\operatorname{Var}(z_l) - 1| <` ``tol`` (one division suffices without biases,
+    since :math:`z_l` is linear in :math:`W_l`), then :math:`h_l = f(z_l)` feeds the next layer.
+    Instead of deriving a gain for each activation and architecture, the data measure it.
+    Returns new arrays; the inputs are not modified.
+    """
+    h = np.asarray(x, dtype=np.float64)
+    out = []
+    for i, w in enumerate(weights):
+        w = np.asarray(w, dtype=np.float64).copy()
+        b = None if biases is None or biases[i] is None else np.asarray(biases[i], dtype=np.float64)
+        for _ in range(max_iter):
+            z = h @ w.T + (0.0 if b is None else b)
+            var = z.var()
+            if abs(var - 1.0) < tol or var == 0:
+                break
+            w /= np.sqrt(var)
+        z = h @ w.T + (0.0 if b is None else b)
+        out.append(w.astype(np.asarray(weights[i]).dtype))
+        h = activation(z) if i < len(weights) - 1 else z
+    return out

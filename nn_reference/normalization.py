@@ -42,6 +42,7 @@ __all__ = [
     "update_running_stats",
     "batch_norm_forward", "batch_norm_backward",
     "layer_norm_forward", "layer_norm_backward",
+    "RMSNormCache", "rms_norm_forward", "rms_norm_backward",
     "group_norm_forward", "group_norm_backward",
     "instance_norm_forward", "instance_norm_backward",
     "normalize_backward", "fuse_batch_norm",
@@ -97,8 +98,23 @@ def _check_channels(x: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} expects input of shape (N, C, *), got {x.shape}")
 
 
+def _empty_reduction(x: np.ndarray, axes: tuple) -> bool:
+    """True when the statistics would be taken over no element at all (a zero-size batch)."""
+    return any(x.shape[a] == 0 for a in axes)
+
+
 def _normalize(x64: np.ndarray, axes: tuple, eps: float):
-    """``x_hat`` and ``1/sqrt(var + eps)`` with the biased variance over ``axes``."""
+    """``x_hat`` and ``1/sqrt(var + eps)`` with the biased variance over ``axes``.
+
+    Over an empty group (a batch of zero samples) there is nothing to normalize: the output
+    is empty like the input, and the statistics are set to ``mean = 0``, ``var = 1`` instead
+    of NumPy's ``nan`` and its "mean of empty slice" warning.
+    """
+    if _empty_reduction(x64, axes):
+        stat_shape = tuple(1 if a in axes else n for a, n in enumerate(x64.shape))
+        mean, var = np.zeros(stat_shape), np.ones(stat_shape)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        return (x64 - mean) * inv_std, inv_std, mean, var
     mean = x64.mean(axis=axes, keepdims=True)
     centered = x64 - mean
     var = (centered * centered).mean(axis=axes, keepdims=True)
@@ -130,7 +146,7 @@ def normalize_backward(grad_x_hat: np.ndarray, x_hat: np.ndarray, inv_std: np.nd
     The two subtracted terms are the paths through the mean and through the variance.
     With ``axes = ()`` (constant statistics) it reduces to :math:`g_i / \sqrt{\sigma^2+\epsilon}`.
     """
-    if not axes:
+    if not axes or _empty_reduction(grad_x_hat, axes):
         return grad_x_hat * inv_std
     mean_g = grad_x_hat.mean(axis=axes, keepdims=True)
     mean_gx = (grad_x_hat * x_hat).mean(axis=axes, keepdims=True)
@@ -154,7 +170,8 @@ def _backward(grad_output, cache: NormCache, dtype) -> tuple:
 
 # --------------------------------------------------------------------------- batch norm
 
-def update_running_stats(running_mean, running_var, x, momentum: float = 0.1):
+def update_running_stats(running_mean, running_var, x, momentum: float | None = 0.1,
+                         num_batches_tracked: int = 0):
     r"""The running statistics after one training step of batch norm, PyTorch's convention.
 
     With :math:`m` elements per channel (``N * H * W`` for ``(N, C, H, W)`` input),
@@ -166,30 +183,41 @@ def update_running_stats(running_mean, running_var, x, momentum: float = 0.1):
     :math:`\alpha` = ``momentum``. The running variance stores the **unbiased** batch variance
     (the normalization itself uses the biased one). Returns new arrays ``(mean, var)`` of the
     running statistics' dtype.
+
+    ``momentum=None`` is PyTorch's *cumulative* average (``nn.BatchNorm2d(momentum=None)``):
+    :math:`\alpha = 1/k` for the :math:`k`-th batch, ``k = num_batches_tracked + 1``, so that
+    after :math:`k` batches the running statistics are the plain mean of the :math:`k` batch
+    statistics. ``num_batches_tracked`` counts the batches seen *before* this one (the
+    module's buffer of that name); the caller increments it. A zero-size batch leaves the
+    statistics unchanged, as PyTorch does.
     """
     x = as_float(x)
     _check_channels(x, "update_running_stats")
     axes = _batch_axes(x)
+    running_mean = np.asarray(running_mean)
+    running_var = np.asarray(running_var)
+    if x.size == 0:
+        return running_mean.copy(), running_var.copy()
     m = x.size // x.shape[1]
     if m < 2:
         raise ValueError("expected more than 1 value per channel when training "
                          f"(input of shape {x.shape})")
+    if momentum is None:
+        momentum = 1.0 / (int(num_batches_tracked) + 1)
     x64 = x.astype(np.float64)
     batch_mean = x64.mean(axis=axes)
     batch_var = x64.var(axis=axes) * m / (m - 1)
-    running_mean = np.asarray(running_mean)
-    running_var = np.asarray(running_var)
     new_mean = (1 - momentum) * running_mean.astype(np.float64) + momentum * batch_mean
     new_var = (1 - momentum) * running_var.astype(np.float64) + momentum * batch_var
     return new_mean.astype(running_mean.dtype), new_var.astype(running_var.dtype)
 
 
 def batch_norm_forward(x, running_mean=None, running_var=None, weight=None, bias=None,
-                       training: bool = False, momentum: float = 0.1,
-                       eps: float = 1e-5) -> BatchNormResult:
+                       training: bool = False, momentum: float | None = 0.1,
+                       eps: float = 1e-5, *, num_batches_tracked: int = 0) -> BatchNormResult:
     r"""Batch normalization of ``(N, C, *)`` input, as ``torch.nn.functional.batch_norm``.
 
-    In training mode (or without running statistics) each channel :math:`c` is normalized
+    In training mode each channel :math:`c` is normalized
     with the mean and the biased variance of its :math:`m = N \cdot \prod \text{spatial}` values
     in the batch,
 
@@ -201,6 +229,11 @@ def batch_norm_forward(x, running_mean=None, running_var=None, weight=None, bias
     and the running statistics, if given, are updated (:func:`update_running_stats`).
     In inference mode the running statistics replace :math:`\mu_c, \sigma_c^2` and nothing
     is updated, so the output of one example does not depend on the rest of the batch.
+    Inference mode without running statistics raises ``RuntimeError``, as PyTorch does
+    (silently using batch statistics instead would hide a model that was never trained in
+    training mode). ``momentum=None`` and ``num_batches_tracked`` are passed on to
+    :func:`update_running_stats` (cumulative average). A zero-size batch gives an empty output
+    and leaves the running statistics unchanged.
 
     Returns ``BatchNormResult(out, running_mean, running_var, cache)``; the running statistics
     are new arrays (PyTorch updates its buffers in place; we never modify inputs).
@@ -209,10 +242,12 @@ def batch_norm_forward(x, running_mean=None, running_var=None, weight=None, bias
     _check_channels(x, "batch_norm_forward")
     x64 = x.astype(np.float64)
     shape = _channel_shape(x)
-    use_batch_stats = training or running_mean is None or running_var is None
-    if use_batch_stats:
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError("running_mean and running_var must be defined in evaluation mode "
+                           "(training=False); pass training=True to use batch statistics")
+    if training:
         axes = _batch_axes(x)
-        if x.size // x.shape[1] < 2 and training:
+        if x.size and x.size // x.shape[1] < 2:
             raise ValueError("expected more than 1 value per channel when training "
                              f"(input of shape {x.shape})")
         x_hat, inv_std, _, _ = _normalize(x64, axes, eps)
@@ -222,7 +257,8 @@ def batch_norm_forward(x, running_mean=None, running_var=None, weight=None, bias
         inv_std = 1.0 / np.sqrt(np.asarray(running_var, dtype=np.float64).reshape(shape) + eps)
         x_hat, reduce_axes = (x64 - mean) * inv_std, ()
     if training and running_mean is not None and running_var is not None:
-        running_mean, running_var = update_running_stats(running_mean, running_var, x, momentum)
+        running_mean, running_var = update_running_stats(running_mean, running_var, x, momentum,
+                                                         num_batches_tracked)
     out, w = _affine(x_hat, weight, bias, shape)
     cache = NormCache(x_hat, inv_std, reduce_axes, None, w, _batch_axes(x), (x.shape[1],))
     return BatchNormResult(out.astype(x.dtype), running_mean, running_var, cache)
@@ -273,6 +309,74 @@ def layer_norm_backward(grad_output, cache: NormCache):
     return _backward(grad_output, cache, np.asarray(grad_output).dtype)
 
 
+# --------------------------------------------------------------------------- RMS norm
+
+class RMSNormCache(NamedTuple):
+    """What :func:`rms_norm_backward` needs: the normalized input, ``1/rms``, the axes."""
+
+    x_hat: np.ndarray
+    inv_rms: np.ndarray
+    axes: tuple
+    weight: np.ndarray | None
+
+
+def rms_norm_forward(x, normalized_shape, weight=None, eps: float | None = None):
+    r"""Root-mean-square normalization (Zhang and Sennrich, 2019), as ``torch.nn.RMSNorm``.
+
+    Layer norm without the mean: each sample is divided by the root mean square of its last
+    ``len(normalized_shape)`` axes, then scaled per feature (there is no shift),
+
+    .. math::
+        \operatorname{RMS}(x) = \sqrt{rac1d \sum_k x_k^2 + \epsilon}, \qquad
+        y_k = \gamma_k\, rac{x_k}{\operatorname{RMS}(x)} .
+
+    Skipping the centering saves a reduction and, in the authors' experiments, loses nothing;
+    LLaMA and many recent Transformers use it. ``eps=None`` is PyTorch's default, the machine
+    epsilon of the input's dtype (``torch.finfo(dtype).eps``), not layer norm's ``1e-5``.
+    Returns ``(out, cache)``.
+    """
+    x = as_float(x)
+    normalized_shape = (normalized_shape,) if np.isscalar(normalized_shape) else tuple(normalized_shape)
+    k = len(normalized_shape)
+    if tuple(x.shape[x.ndim - k:]) != normalized_shape:
+        raise ValueError(f"normalized_shape {normalized_shape} does not end the input shape {x.shape}")
+    if eps is None:
+        eps = float(np.finfo(x.dtype).eps)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    x64 = x.astype(np.float64)
+    inv_rms = 1.0 / np.sqrt((x64 * x64).mean(axis=axes, keepdims=True) + eps)
+    x_hat = x64 * inv_rms
+    w = None if weight is None else np.asarray(weight, dtype=np.float64).reshape(normalized_shape)
+    out = x_hat if w is None else x_hat * w
+    return out.astype(x.dtype), RMSNormCache(x_hat, inv_rms, axes, w)
+
+
+def rms_norm_backward(grad_output, cache: RMSNormCache):
+    r"""Gradients ``(grad_input, grad_weight)`` of :func:`rms_norm_forward`.
+
+    With :math:`\hat x = x / \operatorname{RMS}(x)` and :math:`\hat g = \gamma \odot g`, the
+    path through the RMS gives one correction term (layer norm has two, the mean's and the
+    variance's):
+
+    .. math::
+        rac{\partial L}{\partial x} = rac{1}{\operatorname{RMS}(x)}
+        \left(\hat g - \hat x\, rac1d \sum_k \hat g_k \hat x_kight), \qquad
+        rac{\partial L}{\partial \gamma} = \sum_{	ext{leading axes}} g \odot \hat x .
+
+    ``grad_weight`` is ``None`` when the forward pass had no weight.
+    """
+    dtype = np.asarray(grad_output).dtype
+    g = np.asarray(grad_output, dtype=np.float64)
+    lead = tuple(range(g.ndim - len(cache.axes)))
+    grad_weight = None if cache.weight is None else (g * cache.x_hat).sum(axis=lead)
+    g_hat = g if cache.weight is None else g * cache.weight
+    if _empty_reduction(g_hat, cache.axes):
+        grad_input = g_hat * cache.inv_rms
+    else:
+        grad_input = cache.inv_rms * (g_hat - cache.x_hat * (g_hat * cache.x_hat).mean(axis=cache.axes, keepdims=True))
+    return grad_input.astype(dtype), None if grad_weight is None else grad_weight.astype(dtype)
+
+
 # --------------------------------------------------------------------------- group norm
 
 def group_norm_forward(x, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
@@ -288,7 +392,7 @@ def group_norm_forward(x, num_groups: int, weight=None, bias=None, eps: float = 
     n, c = x.shape[:2]
     if c % num_groups:
         raise ValueError(f"{c} channels cannot be split into {num_groups} groups")
-    group_shape = (n, num_groups, -1)
+    group_shape = (n, num_groups, (c // num_groups) * int(np.prod(x.shape[2:], dtype=np.int64)))
     grouped = x.astype(np.float64).reshape(group_shape)
     x_hat, inv_std, _, _ = _normalize(grouped, (2,), eps)
     x_hat = x_hat.reshape(x.shape)
@@ -333,11 +437,16 @@ def fuse_batch_norm(linear_weight, linear_bias, running_mean, running_var, weigh
         s = \gamma / \sqrt{\hat\sigma^2 + \epsilon}.
 
     ``linear_weight`` has the output channels on axis 0 (``(out, in)`` or a conv kernel
-    ``(out, in, kh, kw)``). Returns new ``(weight, bias)`` arrays.
+    ``(out, in, kh, kw)``). Returns new ``(weight, bias)`` arrays. A missing ``linear_bias``
+    is zero; a batch norm without affine parameters (``affine=False``: ``weight`` and ``bias``
+    ``None``) has :math:`\gamma = 1`, :math:`\beta = 0`.
     """
     w = np.asarray(linear_weight)
-    scale = np.asarray(weight, dtype=np.float64) / np.sqrt(np.asarray(running_var, dtype=np.float64) + eps)
+    gamma = 1.0 if weight is None else np.asarray(weight, dtype=np.float64)
+    beta = 0.0 if bias is None else np.asarray(bias, dtype=np.float64)
+    inv_std = 1.0 / np.sqrt(np.asarray(running_var, dtype=np.float64) + eps)
+    scale = np.broadcast_to(gamma * inv_std, (w.shape[0],))
     b = np.zeros(w.shape[0]) if linear_bias is None else np.asarray(linear_bias, dtype=np.float64)
     fused_w = w.astype(np.float64) * scale.reshape((-1,) + (1,) * (w.ndim - 1))
-    fused_b = scale * (b - np.asarray(running_mean, dtype=np.float64)) + np.asarray(bias, dtype=np.float64)
+    fused_b = scale * (b - np.asarray(running_mean, dtype=np.float64)) + beta
     return fused_w.astype(w.dtype), fused_b.astype(w.dtype)

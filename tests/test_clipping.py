@@ -26,7 +26,7 @@ def torch_clip_norm(gs, max_norm, norm_type=2.0):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("scale,max_norm", [(10.0, 1.0), (0.01, 1.0), (1.0, 3.0), (1e4, 5.0)])
-@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf"), 0.0, -float("inf"), 3.0, 0.5])
 def test_clip_grad_norm_matches_torch(dtype, scale, max_norm, norm_type):
     gs = grads(dtype, scale)
     before = [g.copy() for g in gs]
@@ -72,3 +72,15 @@ def test_clip_grad_value_matches_torch(dtype, clip_value):
     torch.nn.utils.clip_grad_value_(params, clip_value)
     for i, (a, p) in enumerate(zip(clipping.clip_grad_value(gs, clip_value), params)):
         assert_matches(a, p.grad, what=f"gradient {i}")
+
+
+@pytest.mark.parametrize("norm_type", [0.0, -float("inf")])
+def test_clip_grad_norm_zero_and_minus_infinity_orders_match_torch_on_zeros(norm_type):
+    """Order 0 counts non-zero entries (and PyTorch's total counts the arrays that have one);
+    order -inf is the smallest |g|, not the largest. Arrays with zeros show both."""
+    gs = [np.array([0.0, 3.0, -4.0]), np.array([1.0, 0.0]), np.array([[0.5, 2.0]])]
+    ours, total = clipping.clip_grad_norm(gs, 1.0, norm_type)
+    theirs, their_total = torch_clip_norm(gs, 1.0, norm_type)
+    assert total == their_total == (3.0 if norm_type == 0 else 0.0)
+    for a, b in zip(ours, theirs):
+        assert_matches(a, b, rtol=1e-12)

@@ -244,3 +244,138 @@ def test_plausible_wrong_variants_would_fail_this_suite():
     # An element mask where a channel mask is required is not constant per channel.
     elem, _ = dr.dropout_forward(np.ones((8, 6, 3, 3)), p, rng=np.random.default_rng(2))
     assert not (elem.min(axis=(2, 3)) == elem.max(axis=(2, 3))).all()
+
+
+def test_reference_and_assignment_share_argument_names_and_order():
+    """The chapter's dropout_forward / dropout_backward take the arguments of the assignment's
+    functions, in the same order (the reference adds only the keyword-only `rng`)."""
+    import ast
+    import inspect
+    import json
+    import pathlib
+
+    notebook = pathlib.Path(__file__).resolve().parents[1] / "solutions" / "dropout" / "dropout.ipynb"
+    source = "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+                       if c["cell_type"] == "code")
+    wanted = {"dropout_forward": None, "dropout_backward": None}
+    for cell in source.split("\n\n"):
+        try:
+            tree = ast.parse(cell)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name in wanted:
+                wanted[node.name] = [a.arg for a in node.args.args]
+    for name, assignment_args in wanted.items():
+        assert assignment_args, f"{name} not found in the assignment"
+        params = inspect.signature(getattr(dr, name)).parameters.values()
+        positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+        assert positional == assignment_args, (name, positional, assignment_args)
+
+
+def test_mask_and_training_are_positional_in_the_assignment_order():
+    x = np.arange(1.0, 5.0)
+    mask = np.array([True, False, True, True])
+    y, cache = dr.dropout_forward(x, 0.5, mask, True)
+    np.testing.assert_array_equal(y, [2.0, 0.0, 6.0, 8.0])
+    y, _ = dr.dropout_forward(x, 0.5, mask, False)
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(dr.dropout_backward(np.ones(4), cache), [2.0, 0.0, 2.0, 2.0])
+
+
+# --------------------------------------------------------------------------- PyTorch's samples
+
+from torch_samples import grad_output_like, op_samples, sample_id  # noqa: E402
+
+
+def _dropout_cases(name):
+    for dtype in (torch.float32, torch.float64):
+        for k, sample in enumerate(op_samples(name, dtype)):
+            if name == "nn.functional.dropout2d" and sample[0].ndim != 4:
+                continue  # a 3-D input is (C, H, W) to PyTorch, (N, C, L) to us
+            yield pytest.param(name, sample, id=f"{name}-{str(dtype)[6:]}-{k}-{sample_id(sample)}")
+
+
+@pytest.mark.parametrize("name,sample", list(_dropout_cases("nn.functional.dropout"))
+                         + list(_dropout_cases("nn.functional.dropout2d")))
+def test_pytorch_opinfo_samples_given_torchs_mask(name, sample):
+    """PyTorch's sample inputs (0-d, p = 0, 0.5, 1, training on and off): PyTorch draws the
+    mask, we read it off its output (a unit survived where the output is non-zero) and must
+    then reproduce the output and the input gradient exactly."""
+    t, args, kwargs = sample
+    assert not args
+    p, training = kwargs.get("p", 0.5), kwargs.get("training", True)
+    tt = t.clone().requires_grad_(True)
+    torch.manual_seed(0)
+    fn = F.dropout if name == "nn.functional.dropout" else F.dropout2d
+    y = fn(tt, p=p, training=training)
+    g = grad_output_like(y)
+    y.backward(g)
+    x = t.numpy().copy()
+    assert (x != 0).all(), "the mask is read off non-zero inputs"
+    if name == "nn.functional.dropout":
+        mask = y.detach().numpy() != 0
+        out, cache = dr.dropout_forward(x, p, mask if training else None, training)
+    else:
+        mask = (y.detach().numpy() != 0).any(axis=(2, 3), keepdims=True)
+        out, cache = dr.dropout2d_forward(x, p, mask if training else None, training)
+    assert_matches(np.asarray(out), y.detach(), what=f"{name} forward")
+    assert_matches(np.asarray(dr.dropout_backward(g.numpy(), cache)), tt.grad, what=f"{name} gradient")
+
+
+# --------------------------------------------------------------------------- DropBlock
+
+def torchvision_style_block_mask(seeds: np.ndarray, block_size: int, shape) -> np.ndarray:
+    """torchvision.ops.drop_block2d's construction (pad the seed map, max-pool with a b x b
+    window), written with torch: the oracle for our block expansion (odd block sizes)."""
+    noise = torch.as_tensor(seeds.astype(np.float64))
+    noise = F.pad(noise, [block_size // 2] * 4, value=0)
+    noise = F.max_pool2d(noise, stride=(1, 1), kernel_size=(block_size, block_size), padding=block_size // 2)
+    return (1 - noise).numpy().astype(bool)
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 5])
+def test_dropblock_mask_matches_torchvisions_construction(block_size):
+    shape, p = (2, 3, 12, 10), 0.2
+    ours = dr.dropblock_keep_mask(shape, p, block_size, np.random.default_rng(5))
+    # the same seeds, expanded the torchvision way
+    n, c, h, w = shape
+    b = block_size
+    gamma = p * h * w / (b * b * (h - b + 1) * (w - b + 1))
+    seeds = np.random.default_rng(5).random((n, c, h - b + 1, w - b + 1)) < gamma
+    np.testing.assert_array_equal(ours, torchvision_style_block_mask(seeds, b, shape))
+
+
+def test_dropblock_drops_about_p_in_squares_and_rescales_like_torchvision():
+    rng = np.random.default_rng(0)
+    x = random_inputs((16, 8, 20, 20), np.float64, seed=40)
+    g = random_inputs(x.shape, np.float64, seed=41)
+    out, cache = dr.dropblock_forward(x, 0.2, 5, rng=rng)
+    dropped = ~cache.mask
+    assert 0.12 < dropped.mean() < 0.2, dropped.mean()  # overlaps make it a bit less than p
+    np.testing.assert_allclose(out, x * cache.mask * (x.size / cache.mask.sum()), rtol=1e-15)
+    np.testing.assert_allclose(dr.dropblock_backward(g, cache), g * cache.mask * cache.scale, rtol=1e-15)
+    # every dropped pixel lies in an all-dropped 5 x 5 square
+    windows = np.lib.stride_tricks.sliding_window_view(dropped, (5, 5), axis=(2, 3)).all(axis=(-1, -2))
+    covered = np.zeros_like(dropped)
+    for i in range(5):
+        for j in range(5):
+            covered[:, :, i:i + 16, j:j + 16] |= windows
+    np.testing.assert_array_equal(covered, dropped)
+
+
+def test_dropblock_modes_and_arguments():
+    x = np.ones((1, 1, 4, 4), np.float32)
+    y, cache = dr.dropblock_forward(x, 0.5, 3, None, False)
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(dr.dropblock_backward(x, cache), x)
+    y, _ = dr.dropblock_forward(x, 0.0, 3, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(y, x)
+    mask = np.ones((1, 1, 4, 4), bool)
+    mask[0, 0, :2, :2] = False
+    y, _ = dr.dropblock_forward(x, 0.5, 2, mask)
+    assert y.dtype == np.float32 and y[0, 0, 0, 0] == 0 and y[0, 0, 3, 3] == pytest.approx(16 / 12)
+    with pytest.raises(ValueError):
+        dr.dropblock_forward(np.ones((2, 3)), 0.1, 3, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        dr.dropblock_forward(x, 0.1, 3)

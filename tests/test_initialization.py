@@ -279,3 +279,58 @@ def test_reference_is_reproducible_and_respects_dtype():
         b = fn((8, 3, 2), rng=np.random.default_rng(4), dtype=np.float64)
         np.testing.assert_array_equal(a, b)
         assert fn((2, 3), rng=np.random.default_rng(0)).dtype == np.float32
+
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0), (2, 0, 3)], ids=str)
+@pytest.mark.parametrize("name", ["xavier_uniform", "xavier_normal", "kaiming_uniform",
+                                  "kaiming_normal", "lecun_normal"])
+def test_zero_size_weight_warns_and_does_nothing_like_torch_kaiming(name, shape):
+    """PyTorch's kaiming_*_ warn "Initializing zero-element tensors is a no-op" on an empty
+    weight; its xavier_*_ fail with ZeroDivisionError on (0, 0). Ours all warn and return the
+    empty array, without drawing from the generator."""
+    with pytest.warns(UserWarning, match="zero-element"):
+        tinit.kaiming_normal_(torch.empty(shape))
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match="zero-element"):
+        w = getattr(ini, name)(shape, rng=rng)
+    assert w.shape == shape and w.dtype == np.float32
+    assert rng.random() == np.random.default_rng(0).random()  # nothing was drawn
+    with pytest.raises(ValueError):
+        getattr(ini, name)((0,), rng=rng)  # fewer than two dimensions is still an error
+
+
+def test_lsuv_gives_unit_variance_outputs_layer_by_layer():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 32)) * 3.0 + 1.0
+    sizes = [32, 64, 64, 64, 10]
+    weights = [ini.orthogonal((o, i), rng=rng, dtype=np.float64) * 5.0 for i, o in zip(sizes, sizes[1:])]
+    before = [w.copy() for w in weights]
+    relu = lambda z: np.maximum(z, 0.0)  # noqa: E731
+    new = ini.lsuv(weights, x, relu, tol=1e-3)
+    h = x
+    for i, w in enumerate(new):
+        z = h @ w.T
+        assert abs(z.var() - 1.0) < 1e-3, f"layer {i}: output variance {z.var()}"
+        h = relu(z) if i < len(new) - 1 else z
+        # a pure rescaling: same direction as the input weights
+        ratio = w / before[i]
+        np.testing.assert_allclose(ratio, ratio.flat[0], rtol=1e-12)
+    for a, b in zip(before, weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lsuv_with_biases_iterates_and_matches_a_torch_network():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((128, 8))
+    weights = [rng.standard_normal((16, 8)), rng.standard_normal((4, 16))]
+    biases = [np.full(16, 2.0), np.full(4, -1.0)]
+    new = ini.lsuv(weights, x, np.tanh, biases=biases, tol=0.01, max_iter=50)
+    net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4)).double()
+    with torch.no_grad():
+        for layer, w, b in zip((net[0], net[2]), new, biases):
+            layer.weight.copy_(torch.tensor(w))
+            layer.bias.copy_(torch.tensor(b))
+        first = net[0](torch.tensor(x))
+        assert abs(first.var(unbiased=False).item() - 1) < 0.01
+        assert abs(net(torch.tensor(x)).var(unbiased=False).item() - 1) < 0.01

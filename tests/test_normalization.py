@@ -309,3 +309,269 @@ def test_fused_batch_norm_equals_linear_then_eval_batch_norm(dtype):
                               bn.weight.detach().numpy(), bn.bias.detach().numpy(), bn.eps)
     assert w.dtype == dtype and b.dtype == dtype
     assert_matches(x @ w.T + b, expected, what="fused layer", **SUM_TOL[dtype])
+
+
+
+# --------------------------------------------------------------------------- edge behaviour
+
+def test_fuse_batch_norm_without_affine_parameters_is_finite_and_exact():
+    """Batch norm with affine=False has weight = bias = None; fusing must use gamma = 1, beta = 0
+    (it used to turn each None into NaN)."""
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4, bias=False),
+                                torch.nn.BatchNorm1d(4, affine=False)).double()
+    with torch.no_grad():
+        for seed in range(3):
+            model.train()(torch_tensor(random_inputs((16, 5), np.float64, seed=seed, scale=2.0)))
+        x = random_inputs((6, 5), np.float64, seed=61)
+        expected = model.eval()(torch_tensor(x)).numpy()
+    lin, bn = model
+    assert bn.weight is None and bn.bias is None
+    w, b = nz.fuse_batch_norm(lin.weight.detach().numpy(), None, bn.running_mean.numpy(),
+                              bn.running_var.numpy(), None, None, bn.eps)
+    assert np.isfinite(w).all() and np.isfinite(b).all()
+    assert_matches(x @ w.T + b, expected, what="fused affine=False layer", **SUM_TOL[np.float64])
+
+
+def test_inference_without_running_stats_raises_like_torch():
+    x = random_inputs((4, 3), np.float64, seed=70)
+    with pytest.raises(RuntimeError, match="running_mean"):
+        F.batch_norm(torch_tensor(x), None, None, training=False)
+    with pytest.raises(RuntimeError, match="running_mean"):
+        nz.batch_norm_forward(x, training=False)
+    with pytest.raises(RuntimeError, match="running_mean"):
+        nz.batch_norm_forward(x, np.zeros(3), None, training=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_momentum_none_is_the_cumulative_average_of_nn_batchnorm(dtype):
+    module = torch.nn.BatchNorm2d(3, momentum=None).to(torch.float64 if dtype == np.float64 else torch.float32)
+    rm, rv = np.zeros(3, dtype), np.ones(3, dtype)
+    batches = [random_inputs((4, 3, 2, 5), dtype, seed=80 + k, scale=1.0 + k) for k in range(4)]
+    for k, x in enumerate(batches):
+        module.train()(torch_tensor(x))
+        out, rm, rv, _ = nz.batch_norm_forward(x, rm, rv, training=True, momentum=None,
+                                               num_batches_tracked=k)
+        assert_matches(rm, module.running_mean, what=f"running mean after batch {k + 1}", **SUM_TOL[dtype])
+        assert_matches(rv, module.running_var, what=f"running var after batch {k + 1}", **SUM_TOL[dtype])
+    # the cumulative average forgets the initial (0, 1) entirely: the plain mean of the batches
+    x64 = [b.astype(np.float64) for b in batches]
+    np.testing.assert_allclose(rm, np.mean([b.mean(axis=(0, 2, 3)) for b in x64], axis=0),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (0, 4, 3), (0, 4, 2, 3)], ids=str)
+def test_zero_size_batch_matches_torch(shape):
+    x = np.zeros(shape)
+    weight, bias = _params(4, np.float64, 90)
+    g = np.zeros(shape)
+    rm, rv = np.full(4, 0.5), np.full(4, 2.0)
+    out, new_rm, new_rv, cache = nz.batch_norm_forward(x, rm, rv, weight, bias, training=True)
+    assert out.shape == shape
+    np.testing.assert_array_equal(new_rm, rm)  # PyTorch leaves the statistics unchanged too
+    np.testing.assert_array_equal(new_rv, rv)
+    grads = nz.batch_norm_backward(g, cache)
+    _, tgx, tgw, tgb = _torch_grads(lambda t, w, b: F.batch_norm(t, torch_tensor(rm), torch_tensor(rv),
+                                                                 w, b, training=True), x, weight, bias, g)
+    for ours, theirs in zip(grads, (tgx, tgw, tgb)):
+        assert_matches(ours, theirs)
+    if len(shape) >= 3:
+        for forward, backward, fn in [
+            (lambda t: nz.group_norm_forward(t, 2, weight, bias), nz.group_norm_backward,
+             lambda t, w, b: F.group_norm(t, 2, w, b)),
+            (lambda t: nz.instance_norm_forward(t, weight, bias), nz.instance_norm_backward,
+             # F.instance_norm itself fails on an empty batch with affine parameters
+             # (IndexError in torch 2.13); instance norm is group norm with G = C
+             lambda t, w, b: F.group_norm(t, 4, w, b)),
+        ]:
+            out, cache = forward(x)
+            y, tgx, tgw, tgb = _torch_grads(fn, x, weight, bias, g)
+            assert_matches(out, y)
+            for ours, theirs in zip(backward(g, cache), (tgx, tgw, tgb)):
+                assert_matches(ours, theirs)
+        assert_matches(nz.instance_norm_forward(x)[0], F.instance_norm(torch_tensor(x)))
+
+
+# --------------------------------------------------------------------------- PyTorch's samples
+
+from torch_samples import grad_output_like, op_samples, operator, sample_id  # noqa: E402
+
+
+def _np(t):
+    return None if t is None else t.detach().clone().numpy()
+
+
+def _leaf(t):
+    return None if t is None else t.detach().clone().requires_grad_(True)
+
+
+def _norm_cases(name):
+    for dtype in (torch.float32, torch.float64):
+        for k, sample in enumerate(op_samples(name, dtype)):
+            yield pytest.param(sample, id=f"{str(dtype)[6:]}-{k}-{sample_id(sample)}")
+
+
+def _compare_with_torch(torch_call, ours_call, x, params, case):
+    """Run PyTorch (forward and backward); if it raises, ours must raise too; else compare
+    output and the gradients of the input and of each parameter that is not None.
+
+    Our statistics are computed in float64 whatever the input's dtype, so a float32 sample is
+    compared with PyTorch run in float64 and rounded to float32: PyTorch's own float32 kernels
+    differ from exact results by round-off times 1/sqrt(eps), up to 1e-4 for one-element groups.
+    """
+    dtype = x.dtype
+    x = x.double()
+    params = [None if p is None else p.double() for p in params]
+    tx = _leaf(x)
+    tparams = [_leaf(p) for p in params]
+    try:
+        y = torch_call(tx, *tparams)
+    except (RuntimeError, ValueError, IndexError) as err:
+        with pytest.raises((RuntimeError, ValueError, IndexError)):
+            ours_call(_np(x.to(dtype)), *[None if p is None else _np(p.to(dtype)) for p in params])
+        return None
+    g = grad_output_like(y).to(dtype)
+    y.backward(g.double())
+    as_input = (lambda a: None if a is None else _np(a.to(dtype)))
+    out, backward = ours_call(as_input(x), *[as_input(p) for p in params])
+    tol = SUM_TOL[np.float32 if dtype == torch.float32 else np.float64]
+    assert_matches(out, y.detach().to(dtype), what=f"{case} forward", **tol)
+    grads = backward(g.numpy())
+    assert_matches(grads[0], tx.grad.to(dtype), what=f"{case} input gradient", **tol)
+    for name, ours, theirs in zip(("weight", "bias"), grads[1:], tparams):
+        if theirs is not None:
+            assert_matches(ours, theirs.grad.to(dtype), what=f"{case} {name} gradient", **tol)
+    return out
+
+
+@pytest.mark.parametrize("sample", list(_norm_cases("nn.functional.batch_norm")))
+def test_batch_norm_on_pytorch_opinfo_samples(sample):
+    """Zero-size, (N, C) with C = 1, negative momentum, eps = 0.6, inference without
+    running statistics... PyTorch's own samples, including its running-statistics update."""
+    x, args, kwargs = sample
+    running_mean, running_var, weight, bias = (list(args) + [None] * 4)[:4]
+    training = kwargs.get("training", False)
+    momentum, eps = kwargs.get("momentum", 0.1), kwargs.get("eps", 1e-5)
+    if x.ndim < 2:
+        # Deliberate difference: PyTorch accepts a 1-D input only when it is empty (reading
+        # "no channel axis" as zero channels) and rejects every other 1-D input; we reject
+        # all 1-D input with a message that names the expected layout (N, C, *).
+        with pytest.raises(ValueError, match=r"\(N, C, \*\)"):
+            nz.batch_norm_forward(_np(x), _np(running_mean), _np(running_var), training=training)
+        return
+    t_rm = None if running_mean is None else running_mean.clone().double()
+    t_rv = None if running_var is None else running_var.clone().double()
+    result = {}
+
+    def ours(xn, w, b):
+        r = nz.batch_norm_forward(xn, _np(running_mean), _np(running_var), w, b, training=training,
+                                  momentum=momentum, eps=eps)
+        result["stats"] = r.running_mean, r.running_var
+        return r.out, lambda g: nz.batch_norm_backward(g, r.cache)
+
+    out = _compare_with_torch(
+        lambda tx, w, b: F.batch_norm(tx, t_rm, t_rv, w, b, training=training, momentum=momentum, eps=eps),
+        ours, x, [weight, bias], "batch_norm")
+    if out is not None and t_rm is not None:
+        tol = SUM_TOL[np.float32 if x.dtype == torch.float32 else np.float64]
+        assert_matches(result["stats"][0], t_rm.to(x.dtype), what="running mean", **tol)
+        assert_matches(result["stats"][1], t_rv.to(x.dtype), what="running var", **tol)
+
+
+@pytest.mark.parametrize("sample", list(_norm_cases("nn.functional.layer_norm")))
+def test_layer_norm_on_pytorch_opinfo_samples(sample):
+    x, args, kwargs = sample
+    normalized_shape, weight, bias = (list(args) + [None] * 3)[:3]
+
+    def ours(xn, w, b):
+        out, cache = nz.layer_norm_forward(xn, normalized_shape, w, b, **kwargs)
+        return out, lambda g: nz.layer_norm_backward(g, cache)
+
+    _compare_with_torch(lambda tx, w, b: F.layer_norm(tx, normalized_shape, w, b, **kwargs),
+                        ours, x, [weight, bias], "layer_norm")
+
+
+@pytest.mark.parametrize("sample", list(_norm_cases("nn.functional.group_norm")))
+def test_group_norm_on_pytorch_opinfo_samples(sample):
+    x, args, kwargs = sample
+    (num_groups,) = args
+    weight, bias, eps = kwargs.get("weight"), kwargs.get("bias"), kwargs.get("eps", 1e-5)
+
+    def ours(xn, w, b):
+        out, cache = nz.group_norm_forward(xn, num_groups, w, b, eps)
+        return out, lambda g: nz.group_norm_backward(g, cache)
+
+    _compare_with_torch(lambda tx, w, b: F.group_norm(tx, num_groups, w, b, eps),
+                        ours, x, [weight, bias], "group_norm")
+
+
+@pytest.mark.parametrize("sample", list(_norm_cases("nn.functional.instance_norm")))
+def test_instance_norm_on_pytorch_opinfo_samples(sample):
+    """Instance norm with input statistics (our function keeps no running statistics, so the
+    samples' running_mean/var only matter to PyTorch's in-place update, not to the output)."""
+    x, args, kwargs = sample
+    assert kwargs.get("use_input_stats", True)
+    weight, bias, eps = kwargs.get("weight"), kwargs.get("bias"), kwargs.get("eps", 1e-5)
+    rest = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in kwargs.items()
+            if k in ("running_mean", "running_var", "momentum", "use_input_stats")}
+
+    def ours(xn, w, b):
+        out, cache = nz.instance_norm_forward(xn, w, b, eps)
+        return out, lambda g: nz.instance_norm_backward(g, cache)
+
+    _compare_with_torch(lambda tx, w, b: F.instance_norm(tx, weight=w, bias=b, eps=eps, **rest),
+                        ours, x, [weight, bias], "instance_norm")
+
+
+# --------------------------------------------------------------------------- RMS norm
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("shape,normalized_shape", [((4, 7), (7,)), ((2, 5, 8), (8,)), ((3, 4, 5), (4, 5)),
+                                                    ((1, 6), (6,))], ids=str)
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("eps", [None, 1e-6], ids=["eps_default", "eps_1e-6"])
+def test_rms_norm_matches_torch_module(shape, normalized_shape, affine, eps, dtype):
+    x = random_inputs(shape, dtype, seed=101, scale=3.0)
+    g = random_inputs(shape, dtype, seed=102, scale=1.0)
+    module = torch.nn.RMSNorm(normalized_shape, eps=eps, elementwise_affine=affine,
+                              dtype=torch.float64 if dtype == np.float64 else torch.float32)
+    weight = None
+    if affine:
+        with torch.no_grad():
+            module.weight.uniform_(0.5, 1.5, generator=torch.Generator().manual_seed(3))
+        weight = module.weight.detach().numpy().copy()
+    tx = torch_tensor(x, requires_grad=True)
+    y = module(tx)
+    y.backward(torch_tensor(g))
+    out, cache = nz.rms_norm_forward(x, normalized_shape, weight, eps)
+    grad_x, grad_w = nz.rms_norm_backward(g, cache)
+    assert_matches(out, y, what="rms norm forward", **SUM_TOL[dtype])
+    assert_matches(grad_x, tx.grad, what="rms norm input gradient", **SUM_TOL[dtype])
+    if affine:
+        assert_matches(grad_w, module.weight.grad, what="rms norm weight gradient", **SUM_TOL[dtype])
+    else:
+        assert grad_w is None
+
+
+def test_rms_norm_is_not_layer_norm_unless_the_mean_is_zero():
+    x = random_inputs((5, 6), np.float64, seed=103) + 2.0
+    rms, _ = nz.rms_norm_forward(x, 6, eps=1e-5)
+    ln, _ = nz.layer_norm_forward(x, 6, eps=1e-5)
+    assert np.abs(rms - ln).max() > 0.1
+    centered = x - x.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(nz.rms_norm_forward(centered, 6, eps=1e-5)[0],
+                               nz.layer_norm_forward(centered, 6, eps=1e-5)[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("sample", list(_norm_cases("nn.functional.rms_norm")))
+def test_rms_norm_on_pytorch_opinfo_samples(sample):
+    x, args, kwargs = sample
+    normalized_shape, weight = (list(args) + [None] * 2)[:2]
+    eps = kwargs.get("eps")
+
+    def ours(xn, w):
+        out, cache = nz.rms_norm_forward(xn, normalized_shape, w, eps)
+        return out, lambda g: nz.rms_norm_backward(g, cache)
+
+    _compare_with_torch(lambda tx, w: F.rms_norm(tx, normalized_shape, w, eps),
+                        ours, x, [weight], "rms_norm")

@@ -55,6 +55,39 @@ CASES = {
     "adamw_strong_decay": (opt.adamw_step, torch.optim.AdamW,
                            dict(lr=0.05, weight_decay=0.5, betas=(0.5, 0.9)),
                            {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "step": "step"}),
+    "sgd_maximize_momentum_wd": (opt.sgd_step, torch.optim.SGD,
+                                 dict(lr=0.03, momentum=0.9, weight_decay=0.1, maximize=True),
+                                 {"momentum_buffer": "momentum_buffer"}),
+    "adagrad_maximize": (opt.adagrad_step, torch.optim.Adagrad,
+                         dict(lr=0.1, weight_decay=0.1, maximize=True),
+                         {"sum": "sum", "step": "step"}),
+    "rmsprop_maximize_centered": (opt.rmsprop_step, torch.optim.RMSprop,
+                                  dict(lr=0.01, weight_decay=0.1, centered=True, momentum=0.1,
+                                       maximize=True),
+                                  {"square_avg": "square_avg", "grad_avg": "grad_avg",
+                                   "momentum_buffer": "momentum_buffer", "step": "step"}),
+    "adam_amsgrad_wd": (opt.adam_step, torch.optim.Adam,
+                        dict(lr=0.02, weight_decay=0.1, amsgrad=True),
+                        {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq",
+                         "max_exp_avg_sq": "max_exp_avg_sq", "step": "step"}),
+    "adam_maximize": (opt.adam_step, torch.optim.Adam, dict(lr=0.01, maximize=True),
+                      {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "step": "step"}),
+    "adamw_amsgrad_maximize": (opt.adamw_step, torch.optim.AdamW,
+                               dict(lr=0.02, weight_decay=0.1, amsgrad=True, maximize=True),
+                               {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq",
+                                "max_exp_avg_sq": "max_exp_avg_sq", "step": "step"}),
+    "nadam": (opt.nadam_step, torch.optim.NAdam, dict(lr=0.01),
+              {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "mu_product": "mu_product",
+               "step": "step"}),
+    "nadam_decoupled_wd": (opt.nadam_step, torch.optim.NAdam,
+                           dict(lr=0.02, weight_decay=0.1, momentum_decay=0.01,
+                                decoupled_weight_decay=True, betas=(0.8, 0.99)),
+                           {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "step": "step"}),
+    "radam": (opt.radam_step, torch.optim.RAdam, dict(lr=0.01),
+              {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "step": "step"}),
+    "radam_l2_short_average": (opt.radam_step, torch.optim.RAdam,
+                               dict(lr=0.02, weight_decay=0.1, betas=(0.9, 0.9)),
+                               {"exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq", "step": "step"}),
 }
 
 
@@ -78,7 +111,18 @@ def run_ours(step_fn, kwargs, params, grads, lrs=None):
 
 def run_torch(cls, kwargs, params, grads, lrs=None):
     tensors = [torch_tensor(p, requires_grad=True) for p in params]
-    optimizer = cls(tensors, foreach=False, **kwargs)
+    # NAdam keeps its product of momentum coefficients in a tensor of the *default* dtype;
+    # float64 makes it exact, like ours (with float32 it differs from ours by ~1e-7).
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        optimizer = cls(tensors, foreach=False, **kwargs)
+        return _run_torch(optimizer, tensors, grads, lrs)
+    finally:
+        torch.set_default_dtype(default)
+
+
+def _run_torch(optimizer, tensors, grads, lrs):
     for t, step_grads in enumerate(grads):
         if lrs is not None:
             optimizer.param_groups[0]["lr"] = lrs[t]
@@ -103,6 +147,8 @@ def test_a_long_run_matches_torch_parameters_and_state(name, dtype):
             value = getattr(our_states[i], field)
             if field == "step":
                 assert value == int(their_states[i][key]) == STEPS
+            elif field == "mu_product":
+                assert value == pytest.approx(float(their_states[i][key]), rel=1e-12)
             else:
                 assert_matches(value, their_states[i][key], what=f"{name} state {field} {i}", **tol)
     for a, b in zip(before[0], params):
@@ -231,6 +277,69 @@ def test_nesterov_needs_momentum():
 
 def test_float32_stays_float32():
     p = np.ones(3, dtype=np.float32)
-    for fn in (opt.sgd_step, opt.adagrad_step, opt.rmsprop_step, opt.adam_step, opt.adamw_step):
+    for fn in (opt.sgd_step, opt.adagrad_step, opt.rmsprop_step, opt.adam_step, opt.adamw_step,
+               opt.nadam_step, opt.radam_step):
         new, _ = fn(p, p, None, lr=0.1)
         assert new.dtype == np.float32, fn.__name__
+
+
+def test_amsgrad_never_lets_the_denominator_shrink():
+    """With a large gradient followed by small ones, Adam's v_t decays and its steps grow
+    again; AMSGrad keeps the maximum, so its later steps are smaller than Adam's."""
+    p = np.zeros(1)
+    a_state = m_state = None
+    a, m = p, p
+    for g in [100.0] + [0.1] * 50:
+        a_new, a_state = opt.adam_step(a, np.array([g]), a_state, lr=0.1)
+        m_new, m_state = opt.adam_step(m, np.array([g]), m_state, lr=0.1, amsgrad=True)
+        a_step, m_step = abs(a_new - a)[0], abs(m_new - m)[0]
+        a, m = a_new, m_new
+    assert m_step < a_step
+    np.testing.assert_allclose(m_state.max_exp_avg_sq, [0.001 * 100.0**2], rtol=1e-12)
+
+
+def test_maximize_is_descent_on_the_negated_gradient():
+    p, g = np.array([1.0, -2.0]), np.array([0.5, 0.25])
+    for fn in (opt.sgd_step, opt.adagrad_step, opt.rmsprop_step, opt.adam_step, opt.adamw_step,
+               opt.nadam_step, opt.radam_step):
+        up, _ = fn(p, g, None, lr=0.1, maximize=True)
+        down, _ = fn(p, -g, None, lr=0.1)
+        np.testing.assert_array_equal(up, down, err_msg=fn.__name__)
+
+
+# --------------------------------------------------------------------------- PyTorch's configurations
+
+from torch_samples import optimizer_configs  # noqa: E402
+
+OURS = {"SGD": opt.sgd_step, "Adagrad": opt.adagrad_step, "RMSprop": opt.rmsprop_step,
+        "Adam": opt.adam_step, "AdamW": opt.adamw_step, "NAdam": opt.nadam_step,
+        "RAdam": opt.radam_step}
+
+
+def _optim_cases():
+    for cls_name in OURS:
+        for desc, kwargs in optimizer_configs(cls_name):
+            yield pytest.param(cls_name, kwargs, id=f"{cls_name}-{desc}")
+
+
+@pytest.mark.parametrize("cls_name,kwargs", list(_optim_cases()))
+def test_pytorch_optimizer_configurations(cls_name, kwargs):
+    """Every configuration PyTorch's optimizer tests try (optim_db): maximize, amsgrad,
+    nesterov, dampening, centered, lr_decay, initial accumulator...; 20 steps, float64."""
+    params, grads = problem(np.float64, seed=7)
+    grads = grads[:20]
+    ours, _ = run_ours(OURS[cls_name], kwargs, params, grads)
+    theirs, _ = run_torch(getattr(torch.optim, cls_name), kwargs, params, grads)
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert_matches(a, b, what=f"{cls_name} {kwargs} parameter {i}", **RUN_TOLERANCE[np.float64])
+
+
+def test_radam_takes_momentum_steps_until_the_average_is_long_enough():
+    """With beta2 = 0.999, rho_t > 5 first at step 6: steps 1..5 are SGD-with-momentum steps
+    of size lr * |m_hat| (no division by sqrt(v)), so a gradient of 100 moves by 100 * lr."""
+    rho_inf = 2 / (1 - 0.999) - 1
+    rho = [rho_inf - 2 * t * 0.999**t / (1 - 0.999**t) for t in range(1, 8)]
+    assert [r > 5 for r in rho] == [False] * 5 + [True] * 2
+    p, state = np.zeros(1), None
+    p, state = opt.radam_step(p, np.array([100.0]), state, lr=1e-3)
+    np.testing.assert_allclose(p, [-0.1], rtol=1e-12)

@@ -94,3 +94,60 @@ def test_an_off_by_one_warmup_would_fail():
 def test_step_lr_decays_by_the_factor_of_the_sources():
     """x0.98 per epoch: after 100 epochs the rate is 0.98^100 = 13% of the start."""
     assert sch.exponential_lr(1.0, 100, 0.98) == pytest.approx(math.exp(100 * math.log(0.98)))
+
+
+# --------------------------------------------------------------------------- one-cycle, plateau, EMA
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(pct_start=0.25, anneal_strategy="linear"),
+                                    dict(three_phase=True), dict(div_factor=10.0, final_div_factor=100.0)],
+                         ids=["default", "linear", "three_phase", "factors"])
+@pytest.mark.parametrize("total", [10, 100])
+def test_one_cycle_lr_matches_torch(kwargs, total):
+    theirs = torch_rates(lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=total, **kwargs), total)
+    ours = [sch.one_cycle_lr(t, 0.5, total, **kwargs) for t in range(total)]
+    assert_rates(ours, theirs, f"OneCycleLR {kwargs}")
+    assert max(ours) <= 0.5 * (1 + 1e-12) and ours[-1] < ours[0]  # peaks at max_lr, ends below its start
+
+
+def plateau_rates(metrics, **kwargs):
+    p = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([p], lr=0.1)
+    scheduler = S.ReduceLROnPlateau(optimizer, **kwargs)
+    rates = []
+    for m in metrics:
+        optimizer.step()
+        scheduler.step(m)
+        rates.append(optimizer.param_groups[0]["lr"])
+    return rates
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(patience=2, factor=0.5), dict(patience=1, cooldown=2),
+                                    dict(mode="max", patience=0), dict(threshold_mode="abs", threshold=0.05,
+                                                                       patience=1, min_lr=0.02)],
+                         ids=["default", "patience2", "cooldown", "max", "abs_min_lr"])
+def test_reduce_lr_on_plateau_matches_torch(kwargs):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    metrics = list(1.0 / (1 + np.arange(40)) + 0.02 * rng.standard_normal(40))
+    metrics += [metrics[-1]] * 30  # a long plateau
+    theirs = plateau_rates(metrics, **kwargs)
+    ours = sch.reduce_lr_on_plateau(metrics, 0.1, **kwargs)
+    assert_rates(ours, theirs, f"ReduceLROnPlateau {kwargs}")
+    assert min(ours) < 0.1  # the plateau triggered at least one reduction
+
+
+def test_ema_matches_torch_averaged_model():
+    import numpy as np
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    model = torch.nn.Linear(3, 2).double()
+    ema_model = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9))
+    ours = None
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        with torch.no_grad():
+            model.weight.add_(torch.tensor(rng.standard_normal((2, 3))))
+        ema_model.update_parameters(model)
+        ours = sch.ema_update(ours, model.weight.detach().numpy(), 0.9)
+    np.testing.assert_allclose(ours, ema_model.module.weight.detach().numpy(), rtol=1e-12, atol=1e-13)
