@@ -1,4 +1,4 @@
-"""Batch normalization and its relatives (layer, group and instance normalization), in NumPy.
+r"""Batch normalization and its relatives (layer, group and instance normalization), in NumPy.
 
 Every layer of this module does the same two things and differs only in *which* elements
 share a mean and a variance:
@@ -50,7 +50,7 @@ __all__ = [
 
 
 class NormCache(NamedTuple):
-    """What a backward pass needs from its forward pass.
+    r"""What a backward pass needs from its forward pass.
 
     ``x_hat`` is the normalized input (before scale and shift), shaped like the input;
     ``inv_std`` is :math:`1/\\sqrt{\\sigma^2 + \\epsilon}`, broadcastable against ``x_hat`` in
@@ -327,8 +327,8 @@ def rms_norm_forward(x, normalized_shape, weight=None, eps: float | None = None)
     ``len(normalized_shape)`` axes, then scaled per feature (there is no shift),
 
     .. math::
-        \operatorname{RMS}(x) = \sqrt{rac1d \sum_k x_k^2 + \epsilon}, \qquad
-        y_k = \gamma_k\, rac{x_k}{\operatorname{RMS}(x)} .
+        \operatorname{RMS}(x) = \sqrt{\frac1d \sum_k x_k^2 + \epsilon}, \qquad
+        y_k = \gamma_k\, \frac{x_k}{\operatorname{RMS}(x)} .
 
     Skipping the centering saves a reduction and, in the authors' experiments, loses nothing;
     LLaMA and many recent Transformers use it. ``eps=None`` is PyTorch's default, the machine
@@ -359,9 +359,9 @@ def rms_norm_backward(grad_output, cache: RMSNormCache):
     variance's):
 
     .. math::
-        rac{\partial L}{\partial x} = rac{1}{\operatorname{RMS}(x)}
-        \left(\hat g - \hat x\, rac1d \sum_k \hat g_k \hat x_kight), \qquad
-        rac{\partial L}{\partial \gamma} = \sum_{	ext{leading axes}} g \odot \hat x .
+        \frac{\partial L}{\partial x} = \frac{1}{\operatorname{RMS}(x)}
+        \left(\hat g - \hat x\, \frac1d \sum_k \hat g_k \hat x_k\right), \qquad
+        \frac{\partial L}{\partial \gamma} = \sum_{\text{leading axes}} g \odot \hat x .
 
     ``grad_weight`` is ``None`` when the forward pass had no weight.
     """

@@ -287,13 +287,13 @@ def nadam_step(param, grad, state: NAdamState | None = None, *, lr: float = 2e-3
     :math:`(1 - \mu_t) g_t`, each with its own bias correction,
 
     .. math::
-        	heta_t = 	heta_{t-1} - \eta \left(
-            rac{(1 - \mu_t)\, g_t}{1 - \prod_{i \le t} \mu_i}
-            + rac{\mu_{t+1}\, m_t}{1 - \prod_{i \le t+1} \mu_i} ight)
-            \Big/ \left(\sqrt{\hat v_t} + \epsilonight),
+        \theta_t = \theta_{t-1} - \eta \left(
+            \frac{(1 - \mu_t)\, g_t}{1 - \prod_{i \le t} \mu_i}
+            + \frac{\mu_{t+1}\, m_t}{1 - \prod_{i \le t+1} \mu_i} \right)
+            \Big/ \left(\sqrt{\hat v_t} + \epsilon\right),
 
-    with :math:`m_t, v_t` Adam's moving averages, :math:`\hat v_t = v_t/(1 - eta_2^t)`, and a
-    momentum coefficient that warms up, :math:`\mu_t = eta_1 (1 - 	frac12\, 0.96^{t\,\psi})`
+    with :math:`m_t, v_t` Adam's moving averages, :math:`\hat v_t = v_t/(1 - \beta_2^t)`, and a
+    momentum coefficient that warms up, :math:`\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\,\psi})`
     (:math:`\psi` = ``momentum_decay``). ``decoupled_weight_decay=True`` decays the weights as
     AdamW does (Loshchilov and Hutter's "NAdamW").
     """
@@ -326,13 +326,13 @@ def radam_step(param, grad, state: AdamState | None = None, *, lr: float = 1e-3,
 
     In the first steps :math:`\hat v_t` averages very few squared gradients, so the adaptive
     step :math:`1/\sqrt{\hat v_t}` has a huge variance (the reason warm-up helps Adam). RAdam
-    estimates the length of the moving average, :math:`ho_t = ho_\infty - 2teta_2^t/(1 -
-    eta_2^t)` with :math:`ho_\infty = 2/(1-eta_2) - 1`, and
+    estimates the length of the moving average, :math:`\rho_t = \rho_\infty - 2t\beta_2^t/(1 -
+    \beta_2^t)` with :math:`\rho_\infty = 2/(1-\beta_2) - 1`, and
 
-    * while :math:`ho_t \le 5` takes an SGD-with-momentum step, :math:`	heta \leftarrow
-      	heta - \eta\, \hat m_t` (no division at all);
+    * while :math:`\rho_t \le 5` takes an SGD-with-momentum step, :math:`\theta \leftarrow
+      \theta - \eta\, \hat m_t` (no division at all);
     * afterwards an Adam step multiplied by the rectification
-      :math:`r_t = \sqrt{rac{(ho_t - 4)(ho_t - 2)ho_\infty}{(ho_\infty - 4)(ho_\infty - 2)ho_t}} < 1`,
+      :math:`r_t = \sqrt{\frac{(\rho_t - 4)(\rho_t - 2)\rho_\infty}{(\rho_\infty - 4)(\rho_\infty - 2)\rho_t}} < 1`,
       which tends to 1: a built-in warm-up.
     """
     param = as_float(param)
