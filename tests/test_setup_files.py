@@ -15,3 +15,15 @@ def test_environment_yml_pins_equal_requirements_txt():
     assert set(pip_section) - {"-e ."} == requirements
     assert all("==" in r for r in requirements), "every requirement is pinned"
     assert "torch==2.13.0" in requirements
+
+
+def test_no_control_characters_in_the_sources():
+    """A formula written into a non-raw string turns ``\\frac`` into a form feed and ``\\right``
+    into a carriage return; such characters break the book's build and the rendered math."""
+    import re
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files", "*.py", "*.md", "*.yml", "*.bib", "*.txt"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    bad = [f for f in files if re.search(r"[\x00-\x08\x0b-\x1f]", (ROOT / f).read_text(errors="replace"))]
+    assert not bad, f"control characters in {bad}"
