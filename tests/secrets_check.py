@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 
 from grader import notebooks
@@ -39,7 +40,35 @@ def secret_lines(min_length: int = 35) -> set[str]:
 
 
 def leaks(text: str, secrets: set[str]) -> list[str]:
-    """The secret lines and markers found in ``text`` (HTML entities decoded first)."""
-    text = html.unescape(text)
+    """The secret lines and markers found in ``text``.
+
+    HTML entities are decoded first, and a notebook's JSON is read as the text of its cells and
+    outputs: in raw JSON a public line ``f(x), "message"`` reads ``f(x), \\"message"`` and would
+    look like a secret line that ends in a backslash.
+    """
+    text = _readable(html.unescape(text))
     found = [line for line in secrets if line in text]
     return found + notebooks.secret_markers_in(text)
+
+
+def _readable(text: str) -> str:
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        nb = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        return text
+    parts = []
+    for cell in nb["cells"]:
+        parts.append(_joined(cell.get("source", "")))
+        for output in cell.get("outputs", []) or []:
+            parts.append(_joined(output.get("text", "")))
+            parts.extend(_joined(v) for v in (output.get("data") or {}).values())
+            parts.extend(output.get("traceback", []) or [])
+    return "\n".join(str(p) for p in parts)
+
+
+def _joined(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
