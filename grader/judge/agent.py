@@ -1,8 +1,8 @@
 """The judge's agent: runs inside the student's (sandboxed) kernel and answers the grader.
 
-The grader executes ``__course_judge__.handle('<request as JSON>')`` in the kernel; the agent
-resolves names in the student's namespace, calls functions and methods with arguments decoded
-from data, and publishes the answer as a ``display_data`` output of MIME type ``MIME``. Objects
+The grader sends a ``course_judge_request`` shell message; the agent resolves names in the
+student's namespace, calls functions and methods with arguments decoded from data, and answers
+with a ``course_judge_reply`` message on the same channel (no cell is run for it). Objects
 that are not data (functions, class instances, generators) stay here, in a registry, and cross
 as handles. Whatever this module answers is only data to the grader, which trusts none of it:
 a student who tampers with the agent changes only what their own functions seem to return.
@@ -22,7 +22,6 @@ try:
 except ImportError:  # imported from the repository (tests)
     from grader.judge import codec
 
-MIME = "application/vnd.course-judge+json"
 REQUEST_TYPE, REPLY_TYPE = "course_judge_request", "course_judge_reply"
 _TRACEBACK_CHARS = 4000
 
@@ -126,10 +125,6 @@ class Agent:
                                                  "message": f"the answer could not be encoded: {err}"}}
         return reply
 
-    def handle(self, request_json: str) -> None:
-        """Answer a request sent as code (``__course_judge__.handle(...)``), as display data."""
-        _publish(json.dumps(self.answer(json.loads(request_json)), allow_nan=True))
-
     def on_shell_message(self, stream, idents, msg) -> None:
         """Answer a ``course_judge_request`` shell message with a ``course_judge_reply``.
 
@@ -161,12 +156,6 @@ def _student_traceback(err) -> str:
         return text[-_TRACEBACK_CHARS:]
     except BaseException:
         return ""
-
-
-def _publish(text: str) -> None:
-    from IPython.display import publish_display_data
-
-    publish_display_data({MIME: text})
 
 
 def install(namespace: dict) -> Agent:

@@ -104,6 +104,8 @@ _FAILURE_MESSAGES = {
     "output_limit": ("OutputLimitError", "the cell printed more than the output limit and was stopped"),
 }
 
+_STATUS_OF_ERROR = {ename: status for status, (ename, _) in _FAILURE_MESSAGES.items()}
+
 
 class Judge:
     """Judges one notebook in place; ``new_kernel()`` starts a fresh sandboxed kernel."""
@@ -142,8 +144,7 @@ class Judge:
         status = "ok"
         for output in outputs:
             if output.get("output_type") == "error":
-                status = {"CellTimeoutError": "timeout", "KernelDiedError": "died",
-                          "OutputLimitError": "output_limit"}.get(output.get("ename"), "error")
+                status = _STATUS_OF_ERROR.get(output.get("ename"), "error")
         self.report.cells.append(CellOutcome(index, where, status))
 
     # ------------------------------------------------------------------ kernel

@@ -26,7 +26,7 @@ from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import channel_socket_types
 
 from grader.judge import sandbox
-from grader.judge.agent import MIME, REPLY_TYPE, REQUEST_TYPE
+from grader.judge.agent import REPLY_TYPE, REQUEST_TYPE
 
 MAX_MESSAGE = 32 << 20
 KERNEL_ARGV = ["-m", "ipykernel_launcher", "-f", f"{sandbox.INSIDE_IPC}/connection.json",
@@ -53,8 +53,7 @@ class Execution:
     """What running one piece of code in the kernel produced."""
 
     status: str                      # "ok", "error", "timeout", "died" or "output_limit"
-    outputs: list = field(default_factory=list)   # nbformat outputs (judge MIME removed)
-    replies: list = field(default_factory=list)   # the agent's raw answers (JSON text)
+    outputs: list = field(default_factory=list)   # nbformat outputs
     killed: bool = False             # the kernel had to be killed: it is gone
     reply: dict | None = None        # a request's reply (shell message content)
 
@@ -253,9 +252,6 @@ class StudentKernel:
                 continue
             if kind == "error" and result.status == "ok":
                 result.status = "error"
-            if kind == "display_data" and MIME in content.get("data", {}):
-                result.replies.append(content["data"][MIME])
-                continue
             if kind in ("stream", "error", "execute_result", "display_data"):
                 printed += len(json.dumps(content))
                 if printed > self.limits.output:
