@@ -8,10 +8,13 @@ NumPy alone, outside the repository too, each release is a self-contained folder
     release/<name>/coursekit/__init__.py  a minimal package file
     release/<name>/coursekit/<module>.py  each helper module the notebook imports, copied
     release/<name>/requirements-student.txt
+    release/<name>/data/<file>            each file of data/ the notebook names (and data/README.md)
 
 and, with ``copy_to`` (the book's downloads), the notebook alone and ``<name>.zip`` holding
 that folder. The helper modules are copied from ``coursekit/`` at release time, never kept
-twice in the repository, and must need nothing but NumPy and the standard library. Grading
+twice in the repository, and must need nothing but NumPy and the standard library. A data file
+that a visible test loads is named in the notebook (``DATA_DIR / "training_runs.npz"``, with
+``DATA_DIR`` from ``coursekit.datasets``, which finds ``data/`` next to ``coursekit/``). Grading
 is unaffected: the judge's sandbox mounts the course's own ``coursekit/``, and nbgrader grades
 from the source notebook, whose locked cells and checksums the release does not touch.
 """
@@ -31,6 +34,7 @@ from grader.course import REPO_ROOT, GradingError, assignment_names, course_root
 
 HELPER_PACKAGE = "coursekit"
 HELPER_SOURCE = REPO_ROOT / HELPER_PACKAGE
+DATA_SOURCE = REPO_ROOT / "data"
 STUDENT_REQUIREMENTS = REPO_ROOT / "requirements-student.txt"
 #: Top-level modules a helper may import besides the standard library: a student has NumPy.
 STUDENT_MODULES = frozenset({"numpy", HELPER_PACKAGE})
@@ -87,6 +91,14 @@ def make_self_contained(notebook: pathlib.Path) -> list[str]:
     (folder / "__init__.py").write_text(HELPER_INIT)
     for module in modules:
         shutil.copyfile(HELPER_SOURCE / f"{module}.py", folder / f"{module}.py")
+    data = notebook.parent / DATA_SOURCE.name
+    shutil.rmtree(data, ignore_errors=True)
+    named = data_files(nb)
+    if named:
+        data.mkdir()
+        for name in named + ["README.md"]:  # the README gives the sources and licenses
+            if (DATA_SOURCE / name).is_file():
+                shutil.copyfile(DATA_SOURCE / name, data / name)
     shutil.copyfile(STUDENT_REQUIREMENTS, notebook.parent / STUDENT_REQUIREMENTS.name)
     add_setup_note(nb, notebook.stem)
     notebooks.write(nb, notebook)
@@ -125,18 +137,35 @@ def _helper_modules_of(imports) -> set[str]:
     return modules
 
 
-def imported_helpers(nb) -> set[str]:
-    """The ``coursekit`` modules that the code cells of ``nb`` import."""
-    modules = set()
+def _code_trees(nb):
+    """The syntax tree of each code cell of ``nb`` that parses."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         try:
-            tree = ast.parse(_python_source(cell.source))
+            yield ast.parse(_python_source(cell.source))
         except SyntaxError:
             continue  # a student stub need not parse; the set-up cell does
-        modules |= _helper_modules_of(_imports(tree))
-    return modules
+
+
+def imported_helpers(nb) -> set[str]:
+    """The ``coursekit`` modules that the code cells of ``nb`` import."""
+    return {m for tree in _code_trees(nb) for m in _helper_modules_of(_imports(tree))}
+
+
+def data_files(nb) -> list[str]:
+    """The files of ``data/`` that a code cell of ``nb`` names in a string.
+
+    ``"training_runs.npz"`` and ``"data/training_runs.npz"`` both name ``data/training_runs.npz``.
+    """
+    available = {p.name for p in DATA_SOURCE.iterdir() if p.is_file()} if DATA_SOURCE.is_dir() else set()
+    named = set()
+    for node in (n for tree in _code_trees(nb) for n in ast.walk(tree)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 256:
+            path = pathlib.PurePosixPath(node.value)
+            if path.name in available and path.parent.as_posix() in (".", DATA_SOURCE.name):
+                named.add(path.name)
+    return sorted(named)
 
 
 def helper_closure(modules) -> list[str]:

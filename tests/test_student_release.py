@@ -224,3 +224,23 @@ def test_every_chapter_with_an_assignment_links_both_downloads_on_its_first_page
         for suffix in (".zip", ".ipynb"):
             link = re.search(r"\{download\}`[^`<]*<_generated/assignments/" + re.escape(name + suffix) + ">`", page)
             assert link, f"{chapters[name]}.md does not link its assignment's {suffix}"
+
+
+def test_data_files_the_visible_tests_name_travel_in_a_data_folder(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("runs.npz", "big.npz", "README.md"):
+        (data / name).write_text(name)
+    monkeypatch.setattr(release, "DATA_SOURCE", data)
+    named = _notebook_importing('from coursekit.datasets import DATA_DIR\nz = np.load(DATA_DIR / "runs.npz")')
+    assert release.data_files(named) == ["runs.npz"]
+    assert release.data_files(_notebook_importing('z = np.load("data/runs.npz")')) == ["runs.npz"]
+    assert release.data_files(_notebook_importing('z = "elsewhere/runs.npz"; w = "big"')) == []
+    path = tmp_path / "release" / "a" / "a.ipynb"
+    notebooks.write(_notebook_importing('import numpy as np\nfrom coursekit.checks import check_array\n'
+                                        'z = np.load("data/runs.npz")'), path)
+    release.make_self_contained(path)
+    assert sorted(p.name for p in (path.parent / "data").iterdir()) == ["README.md", "runs.npz"]
+    notebooks.write(_notebook_importing("from coursekit.checks import check_array"), path)
+    release.make_self_contained(path)
+    assert not (path.parent / "data").exists(), "no data named, no data folder"
