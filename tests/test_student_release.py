@@ -31,7 +31,7 @@ import pytest
 from grader import notebooks
 from grader.course import GradingError, SOLUTIONS_DIR, course_environment, load_config
 from grader.judge.sandbox import SANDBOX_VENV
-from grader import release
+from grader import release, student_download
 from test_book import toc_chapters
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -150,7 +150,7 @@ def test_the_notebook_alone_stops_at_the_setup_cell_after_a_note_naming_the_down
     (error,) = [out for out in done.cells[setup].outputs if out.output_type == "error"]
     assert error.ename == "ModuleNotFoundError" and "coursekit" in error.evalue
     note = done.cells[setup - 1]
-    assert release.NOTE_TAG in note.metadata.get("tags", [])
+    assert student_download.NOTE_TAG in note.metadata.get("tags", [])
     assert f"{name}.zip" in note.source and "No module named 'coursekit'" in note.source
 
 
@@ -164,7 +164,7 @@ def test_the_download_holds_the_notebook_its_helpers_and_the_student_requirement
         assert files[f"{name}/coursekit/checks.py"] == (ROOT / "coursekit" / "checks.py").read_bytes()
         assert files[f"{name}/requirements-student.txt"] == (ROOT / "requirements-student.txt").read_bytes()
         assert not notebooks.secret_markers_in(files[f"{name}/{name}.ipynb"].decode())
-    again = release.pack(downloads.parent / "course" / "release" / ASSIGNMENTS[0],
+    again = student_download.pack(downloads.parent / "course" / "release" / ASSIGNMENTS[0],
                          downloads.parent / "again.zip")
     assert again.read_bytes() == (downloads / f"{ASSIGNMENTS[0]}.zip").read_bytes(), "same release, same bytes"
 
@@ -176,7 +176,7 @@ def test_the_release_leaves_the_locked_cells_as_nbgrader_made_them(downloads):
         nb = notebooks.read(downloads / f"{name}.ipynb")
         locked = [c for c in nb.cells if is_locked(c)]
         assert locked and all(compute_checksum(c) == c.metadata.nbgrader.checksum for c in locked)
-        notes = [c for c in nb.cells if release.NOTE_TAG in c.metadata.get("tags", [])]
+        notes = [c for c in nb.cells if student_download.NOTE_TAG in c.metadata.get("tags", [])]
         assert len(notes) == 1 and "nbgrader" not in notes[0].metadata
         changed = nbformat.from_dict(nb)
         setup = notebooks.find_cell(changed, "setup")
@@ -188,9 +188,9 @@ def test_releasing_twice_keeps_one_note(downloads, tmp_path):
     copy = tmp_path / "dropout" / "dropout.ipynb"
     copy.parent.mkdir()
     copy.write_bytes((downloads / "dropout.ipynb").read_bytes())
-    assert release.make_self_contained(copy) == ["checks"]
+    assert student_download.make_self_contained(copy) == ["checks"]
     tags = [c.metadata.get("tags", []) for c in notebooks.read(copy).cells]
-    assert sum(release.NOTE_TAG in t for t in tags) == 1
+    assert sum(student_download.NOTE_TAG in t for t in tags) == 1
 
 
 def _notebook_importing(source: str):
@@ -203,15 +203,15 @@ def test_helpers_are_found_with_what_they_import_and_must_need_numpy_alone(tmp_p
     (helpers / "checks.py").write_text("import numpy as np\nfrom coursekit import tolerances\n")
     (helpers / "tolerances.py").write_text("import math\nimport numpy\n")
     (helpers / "oracle.py").write_text("import numpy\nimport torch\n")
-    monkeypatch.setattr(release, "HELPER_SOURCE", helpers)
+    monkeypatch.setattr(student_download, "HELPER_SOURCE", helpers)
     nb = _notebook_importing("import numpy as np\n%matplotlib inline\nfrom coursekit.checks import check_array")
-    assert release.imported_helpers(nb) == {"checks"}
-    assert release.helper_closure({"checks"}) == ["checks", "tolerances"]
-    assert release.imported_helpers(_notebook_importing("from coursekit import oracle, check")) == {"oracle"}
+    assert student_download.imported_helpers(nb) == {"checks"}
+    assert student_download.helper_closure({"checks"}) == ["checks", "tolerances"]
+    assert student_download.imported_helpers(_notebook_importing("from coursekit import oracle, check")) == {"oracle"}
     with pytest.raises(GradingError, match=r"coursekit\.oracle imports torch"):
-        release.helper_closure({"oracle"})
+        student_download.helper_closure({"oracle"})
     with pytest.raises(GradingError, match="does not exist"):
-        release.helper_closure({"missing"})
+        student_download.helper_closure({"missing"})
 
 
 def test_every_chapter_with_an_assignment_links_both_downloads_on_its_first_page():
@@ -231,16 +231,16 @@ def test_data_files_the_visible_tests_name_travel_in_a_data_folder(tmp_path, mon
     data.mkdir()
     for name in ("runs.npz", "big.npz", "README.md"):
         (data / name).write_text(name)
-    monkeypatch.setattr(release, "DATA_SOURCE", data)
+    monkeypatch.setattr(student_download, "DATA_SOURCE", data)
     named = _notebook_importing('from coursekit.datasets import DATA_DIR\nz = np.load(DATA_DIR / "runs.npz")')
-    assert release.data_files(named) == ["runs.npz"]
-    assert release.data_files(_notebook_importing('z = np.load("data/runs.npz")')) == ["runs.npz"]
-    assert release.data_files(_notebook_importing('z = "elsewhere/runs.npz"; w = "big"')) == []
+    assert student_download.data_files(named) == ["runs.npz"]
+    assert student_download.data_files(_notebook_importing('z = np.load("data/runs.npz")')) == ["runs.npz"]
+    assert student_download.data_files(_notebook_importing('z = "elsewhere/runs.npz"; w = "big"')) == []
     path = tmp_path / "release" / "a" / "a.ipynb"
     notebooks.write(_notebook_importing('import numpy as np\nfrom coursekit.checks import check_array\n'
                                         'z = np.load("data/runs.npz")'), path)
-    release.make_self_contained(path)
+    student_download.make_self_contained(path)
     assert sorted(p.name for p in (path.parent / "data").iterdir()) == ["README.md", "runs.npz"]
     notebooks.write(_notebook_importing("from coursekit.checks import check_array"), path)
-    release.make_self_contained(path)
+    student_download.make_self_contained(path)
     assert not (path.parent / "data").exists(), "no data named, no data folder"
