@@ -5,6 +5,10 @@ configured timeout), crashes its kernel, or is not a valid notebook gets a score
 reason, and the rest of the batch is still graded. Every outcome is saved to the gradebook
 (by nbgrader) and to ``<course>/reports/<assignment>.csv``, which keeps the earlier rows of
 students not graded in this run.
+
+Ctrl-C (SIGINT) stops the batch cleanly: the submission being graded is put back as it was
+before this run (ungraded, not failed), the report keeps what was graded, and
+``BatchInterrupted`` (a ``KeyboardInterrupt``) says what was done.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ import logging
 import os
 import pathlib
 import re
+import shutil
+import signal
+import tempfile
+import threading
 import warnings
 from dataclasses import asdict, dataclass, fields
 
@@ -51,11 +59,32 @@ class Outcome:
     reason: str = ""
 
 
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped ``autograde_batch``: what was graded, what was stopped, what was not started."""
+
+    def __init__(self, done: list[Outcome], stopped: str | None, not_started: list[str]):
+        super().__init__("autograding interrupted")
+        self.done, self.stopped, self.not_started = done, stopped, not_started
+
+
 def _failure_reason(log: str, error: str) -> str:
+    """What went wrong, in words: a known failure's reason, else the real cause.
+
+    nbgrader's own error only says "Please see the above traceback"; the cause is the last
+    line of the last traceback in its log (``ValidationError: ...``).
+    """
     text = f"{log}\n{error}"
     for pattern, reason in _FAILURE_REASONS:
         if pattern.search(text):
             return reason
+    for source in (error, log):
+        block = (source or "").rsplit("Traceback (most recent call last):", 1)
+        if len(block) == 2:
+            lines = [line.strip() for line in block[1].splitlines() if line.strip()]
+            causes = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*:", line)
+                      and "Please see the" not in line]
+            if causes:
+                return "grading failed: " + re.sub(r"^(\w+\.)+(?=\w+:)", "", causes[-1])
     last = [line for line in (error or log).strip().splitlines() if line.strip()]
     return "grading failed: " + (last[-1].strip() if last else "unknown error")
 
@@ -109,19 +138,112 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
         else:
             located[student] = expected_notebook(root / "submitted" / student / assignment, assignment)
     bar = tqdm(total=len(located), desc=f"autograding {assignment}", unit="submission", disable=not progress)
-    with _sandbox_setting(sandboxed):
-        for student in _judged_in_parallel(api, assignment, located, workers, scheduler, sandboxed):
-            bar.set_postfix_str(student)
-            outcomes[student] = _grade_one(api, root, assignment, student, max_score, located[student])
-            if not sandboxed:
-                outcomes[student].reason = "; ".join(
-                    r for r in (outcomes[student].reason, "graded WITHOUT the sandbox") if r)
-            bar.update()
+    graded_now: list[str] = []
+    current = None
+    with _sandbox_setting(sandboxed), _said_once(sandboxed), _interruptible() as interrupted:
+        try:
+            for student in _judged_in_parallel(api, assignment, located, workers, scheduler, sandboxed):
+                current = _Snapshot(api, root, assignment, student)
+                bar.set_postfix_str(student)
+                outcome = _grade_one(api, root, assignment, student, max_score, located[student])
+                if interrupted["hit"]:  # nbgrader caught the KeyboardInterrupt and called it a failure
+                    raise KeyboardInterrupt
+                if not sandboxed:
+                    outcome.reason = "; ".join(r for r in (outcome.reason, "graded WITHOUT the sandbox") if r)
+                outcomes[student] = outcome
+                graded_now.append(student)
+                current = None
+                bar.update()
+        except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN) if interrupted["main"] else None
+            bar.close()
+            if current is not None:
+                current.restore()
+            _save_report(root / "reports" / f"{assignment}.csv", [outcomes[s] for s in graded_now])
+            stopped = current.student if current is not None else None
+            not_started = [s for s in located if s not in graded_now and s != stopped]
+            raise BatchInterrupted([outcomes[s] for s in students if s in outcomes], stopped, not_started) from None
+        finally:
+            if current is not None:
+                current.discard()
     bar.close()
     ordered = [outcomes[s] for s in students]
     # A student skipped as already graded keeps the report row (and reason) of their grading.
     _save_report(root / "reports" / f"{assignment}.csv", [outcomes[s] for s in located])
     return ordered
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """Record a Ctrl-C (nbgrader's ``autograde`` catches every exception, KeyboardInterrupt too)."""
+    state = {"hit": False, "main": threading.current_thread() is threading.main_thread()}
+    if not state["main"]:  # signal handlers can only be set in the main thread
+        yield state
+        return
+
+    def handler(signum, frame):
+        state["hit"] = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Snapshot:
+    """A student's graded state before this run regrades them, to put back on Ctrl-C."""
+
+    def __init__(self, api, root: pathlib.Path, assignment: str, student: str):
+        self.api, self.assignment, self.student = api, assignment, student
+        self.folder = root / "autograded" / student / assignment
+        self.backup = None
+        if self.folder.exists():
+            self.backup = pathlib.Path(tempfile.mkdtemp(prefix=".interrupted-", dir=root))
+            shutil.copytree(self.folder, self.backup / "copy")
+        with api.gradebook as gb:
+            self.had_submission = any(s.student.id == student
+                                      for s in gb.find_assignment(assignment).submissions)
+
+    def restore(self) -> None:
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        if self.backup is not None:
+            shutil.copytree(self.backup / "copy", self.folder)
+        elif not self.had_submission:
+            with warnings.catch_warnings(), self.api.gradebook as gb:
+                warnings.simplefilter("ignore")
+                try:
+                    gb.remove_submission(self.assignment, self.student)
+                except Exception:  # nbgrader had not created it yet
+                    pass
+
+    def discard(self) -> None:
+        if self.backup is not None:
+            shutil.rmtree(self.backup, ignore_errors=True)
+            self.backup = None
+
+
+@contextlib.contextmanager
+def _said_once(sandboxed: bool):
+    """The judge warns about ``--no-sandbox`` for every submission; a batch says it once."""
+    from grader.judge.preprocessor import NO_SANDBOX_WARNING
+
+    logger = logging.getLogger("grader.judge.preprocessor")
+    seen = []
+
+    def drop(record) -> bool:
+        if record.getMessage() != NO_SANDBOX_WARNING:
+            return True
+        seen.append(record)
+        return len(seen) == 1
+    if not sandboxed:
+        logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 @contextlib.contextmanager
@@ -214,10 +336,23 @@ def _grade_one(api, root: pathlib.Path, assignment: str, student: str, max_score
         return _from_gradebook(api, assignment, student, max_score, "invalid", invalid)
     if not result["success"]:
         reason = _failure_reason(result.get("log", ""), result.get("error", ""))
+        if not _looks_like(path, assignment):
+            reason = (f"this is not the {assignment} notebook: it has none of the assignment's "
+                      f"graded cells (another assignment's notebook?); {reason}")
         return _from_gradebook(api, assignment, student, max_score, "failed", reason)
     autograded = root / "autograded" / student / assignment / f"{assignment}.ipynb"
     reason = "; ".join(r for r in (note, _judge_note(autograded)) if r)
     return _from_gradebook(api, assignment, student, max_score, "graded", reason)
+
+
+def _looks_like(path: pathlib.Path, assignment: str) -> bool:
+    """Whether the submission shares at least one graded cell with the assignment."""
+    try:
+        theirs = notebooks.graded_cells(notebooks.read(path))
+        ours = notebooks.graded_cells(notebooks.read(SOLUTIONS_DIR / assignment / f"{assignment}.ipynb"))
+    except (ValueError, OSError):
+        return True
+    return bool(set(theirs) & set(ours))
 
 
 def _max_score(api, assignment: str) -> float:

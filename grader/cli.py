@@ -6,17 +6,21 @@
   feedback  ASSIGNMENT               HTML feedback without hidden tests
   export    [--output FILE]          every grade to CSV
 
-Each wraps nbgrader, configured by ``grader/nbgrader_config.py``.
+Each wraps nbgrader, configured by ``grader/nbgrader_config.py``. One command at a time
+writes a course: the others wait for it (``--wait SECONDS`` to give up), naming it.
+``release`` creates the course folder, and so does ``autograde`` given submissions to
+import; the other commands need an existing one.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 
-from grader.judge.batch import default_workers
-from grader.course import GradingError, check_assignment, course_environment, course_root, load_config
+from grader.course import (GRADER_DIR, GradingError, check_assignment, course_environment, course_root,
+                           load_config)
 
 
 def _api():
@@ -36,7 +40,8 @@ def cmd_release(args) -> None:
 
 def cmd_autograde(args) -> None:
     from grader import submissions
-    from grader.autograde import autograde_batch
+    from grader.autograde import BatchInterrupted, autograde_batch
+    from grader.judge.batch import default_workers
 
     assignment = check_assignment(args.assignment)
     sandboxed = not args.no_sandbox
@@ -67,15 +72,36 @@ def cmd_autograde(args) -> None:
         for item in imported:
             print(f"imported {item.student}: {item.source}" + (f" ({item.note})" if item.note else ""))
     students = [item.student for item in imported] if args.submissions else None
-    outcomes = autograde_batch(api, assignment, students, force=args.force,
-                               progress=not args.no_progress, workers=args.workers,
-                               scheduler=args.scheduler, sandboxed=sandboxed)
+    try:
+        outcomes = autograde_batch(api, assignment, students, force=args.force,
+                                   progress=not args.no_progress, workers=args.workers or default_workers(),
+                                   scheduler=args.scheduler, sandboxed=sandboxed)
+    except BatchInterrupted as stop:
+        print(f"\ninterrupted: {_interruption_summary(stop)}", file=sys.stderr)
+        _print_outcomes(stop.done)
+        raise
     if not outcomes:
         raise GradingError(f"no submissions of {assignment} in {submitted}")
+    _print_outcomes(outcomes)
+    print(f"report: {root / 'reports' / (assignment + '.csv')}")
+
+
+def _interruption_summary(stop) -> str:
+    graded = [o.student_id for o in stop.done]
+    parts = [f"{len(graded)} graded ({', '.join(graded) or 'none'}), kept"]
+    if stop.stopped:
+        parts.append(f"{stop.stopped} was being graded and is left as before this run (not graded, not failed)")
+    if stop.not_started:
+        parts.append(f"not started: {', '.join(stop.not_started)}")
+    return "; ".join(parts) + ". Run the same command again to grade the rest."
+
+
+def _print_outcomes(outcomes) -> None:
+    if not outcomes:
+        return
     width = max(len(o.student_id) for o in outcomes)
     for o in outcomes:
         print(f"{o.student_id:<{width}}  {o.score:6.2f} / {o.max_score:g}  {o.status:8s} {o.reason}")
-    print(f"report: {root / 'reports' / (assignment + '.csv')}")
 
 
 def cmd_feedback(args) -> None:
@@ -99,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--course-dir", help="course data folder (default grader/course)")
     parser.add_argument("--db-url", help="SQLAlchemy URL of the gradebook (default SQLite)")
+    parser.add_argument("--wait", type=float, metavar="SECONDS",
+                        help="while another command uses the course, wait at most this long "
+                             "(default: until it finishes)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("release", help="generate the student versions")
@@ -114,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student-pattern", help="regex with a (?P<student>...) group, for zips")
     p.add_argument("--force", action="store_true", help="regrade students already graded")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--workers", type=int, default=default_workers(),
+    p.add_argument("--workers", type=int,
                    help="submissions judged at once (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="judge on a Dask distributed cluster (e.g. tcp://host:8786)")
@@ -133,12 +162,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _course_dir(args) -> pathlib.Path:
+    """The course folder the command works on, checked (or created by the commands that create it)."""
+    root = pathlib.Path(args.course_dir or os.environ.get("COURSE_ROOT") or GRADER_DIR / "course")
+    if root.exists() and not root.is_dir():
+        raise GradingError(f"the course folder {root} is a file, not a folder (check --course-dir)")
+    creates = args.command == "release" or (args.command == "autograde" and args.submissions)
+    if not root.exists():
+        if not creates:
+            raise GradingError(
+                f"the course folder {root} does not exist (check --course-dir); `release`, or "
+                f"`autograde ASSIGNMENT SUBMISSIONS` with submissions to import, creates it")
+        root.mkdir(parents=True)
+    if args.command in ("feedback", "export") and not (args.db_url or os.environ.get("COURSE_DB_URL")) \
+            and not (root / "gradebook.db").exists():
+        raise GradingError(f"{root} holds no gradebook: nothing has been graded there (check --course-dir)")
+    return root.resolve()
+
+
 def main(argv=None) -> int:
+    from grader.lock import course_lock
+
     args = build_parser().parse_args(argv)
     try:
-        with course_environment(args.course_dir, args.db_url):
-            args.run(args)
+        root = _course_dir(args)
+        with course_environment(root, args.db_url):
+            command = " ".join(["python -m grader", *(argv if argv is not None else sys.argv[1:])])
+            with course_lock(root, command, wait=args.wait):
+                args.run(args)
     except GradingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (OSError, _database_errors()) as err:  # a path or gradebook the instructor gave
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _database_errors():
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return SQLAlchemyError

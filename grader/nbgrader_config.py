@@ -15,7 +15,10 @@ import os
 _here = os.path.dirname(os.path.abspath(__file__))
 _root = os.path.abspath(os.environ.get("COURSE_ROOT") or os.path.join(_here, "course"))
 
-os.makedirs(_root, exist_ok=True)  # nbgrader resolves "<root>/../solutions" through it
+if not os.environ.get("COURSE_ROOT"):
+    # nbgrader resolves "<root>/../solutions" through it. Another course folder is not created
+    # here: `python -m grader` creates it only for the commands that start a course.
+    os.makedirs(_root, exist_ok=True)
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
 
