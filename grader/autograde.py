@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, fields
 import nbformat
 from tqdm import tqdm
 
-from grader import notebooks
+from grader import history, notebooks
 from grader.course import SOLUTIONS_DIR, course_root
 from grader.judge.judge import exported_names
 from grader.submissions import expected_notebook
@@ -119,24 +119,37 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
                     sandboxed: bool = True) -> list[Outcome]:
     """Grade every submitted student (or ``students``) of ``assignment``.
 
-    Students already autograded are skipped unless ``force``: nothing graded is redone or
-    lost by running the command again after adding late submissions. With ``workers`` > 1
-    (or a Dask ``scheduler`` address) the judge runs in parallel worker processes; this
-    process alone writes the gradebook. ``sandboxed=False`` grades without the sandbox and
-    says so in every report row.
+    Students already autograded are skipped unless ``force`` or their submission changed
+    (a resubmission, told by its content hash): nothing graded is redone or lost by running
+    the command again after adding late submissions. Every grading is appended to
+    ``reports/<assignment>.history.csv``, so a resubmission's earlier grade is kept there. A
+    regrade keeps hand grades and flags for review only the answers whose text changed. With
+    ``workers`` > 1 (or a Dask ``scheduler`` address) the judge runs in parallel worker
+    processes; this process alone writes the gradebook. ``sandboxed=False`` grades without the
+    sandbox and says so in every report row.
     """
     root = course_root(api.config)
     students = list(students) if students is not None else submitted_students(api, assignment)
     max_score = _max_score(api, assignment)
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     outcomes: dict[str, Outcome] = {}
-    located = {}
+    located, digests, events = {}, {}, {}
+    earlier_report = read_report(root / "reports" / f"{assignment}.csv")
+    last = history.last_graded(history.read_history(history.history_path(root, assignment)))
     for student in students:
         autograded = root / "autograded" / student / assignment / f"{assignment}.ipynb"
-        if autograded.exists() and not force:
-            outcomes[student] = _from_gradebook(api, assignment, student, max_score, "graded", "already graded")
-        else:
-            located[student] = expected_notebook(root / "submitted" / student / assignment, assignment)
+        found = expected_notebook(root / "submitted" / student / assignment, assignment)
+        digests[student] = history.digest(found[0])
+        earlier = last.get(student, {}).get("sha256")
+        resubmitted = bool(earlier and digests[student] and earlier != digests[student])
+        if autograded.exists() and not force and not resubmitted:
+            before = earlier_report.get(student, {}).get("reason", "")
+            outcomes[student] = _from_gradebook(api, assignment, student, max_score, "graded",
+                                                "already graded" + (f" ({before})" if before else ""))
+            continue
+        located[student] = found
+        events[student] = ("resubmission" if resubmitted else "regraded (--force)" if autograded.exists()
+                           else "graded")
     bar = tqdm(total=len(located), desc=f"autograding {assignment}", unit="submission", disable=not progress)
     graded_now: list[str] = []
     current = None
@@ -148,8 +161,19 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
                 outcome = _grade_one(api, root, assignment, student, max_score, located[student])
                 if interrupted["hit"]:  # nbgrader caught the KeyboardInterrupt and called it a failure
                     raise KeyboardInterrupt
+                notes = [outcome.reason]
+                if events[student] == "resubmission":
+                    earlier = current.score if current.score is not None else float(last[student]["score"])
+                    notes.append(f"resubmitted: regraded (earlier grade {earlier:g} kept in the history)")
+                changed = history.restore_hand_grades(
+                    api, assignment, student, current.answers, current.grades,
+                    history.hand_graded_answers(current.folder / f"{assignment}.ipynb"))
+                if changed:
+                    notes.append(f"answer changed since hand grading, flagged for review: {', '.join(changed)}")
                 if not sandboxed:
-                    outcome.reason = "; ".join(r for r in (outcome.reason, "graded WITHOUT the sandbox") if r)
+                    notes.append("graded WITHOUT the sandbox")
+                outcome.reason = "; ".join(r for r in notes if r)
+                _record(root, assignment, outcome, digests[student], events[student], current.score)
                 outcomes[student] = outcome
                 graded_now.append(student)
                 current = None
@@ -203,8 +227,11 @@ class _Snapshot:
             self.backup = pathlib.Path(tempfile.mkdtemp(prefix=".interrupted-", dir=root))
             shutil.copytree(self.folder, self.backup / "copy")
         with api.gradebook as gb:
-            self.had_submission = any(s.student.id == student
-                                      for s in gb.find_assignment(assignment).submissions)
+            earlier = [s for s in gb.find_assignment(assignment).submissions if s.student.id == student]
+            self.had_submission = bool(earlier)
+            self.score = float(earlier[0].score) if earlier and self.folder.exists() else None
+        self.answers = history.hand_graded_answers(self.folder / f"{assignment}.ipynb")
+        self.grades = history.hand_grades(api, assignment, student)
 
     def restore(self) -> None:
         if self.folder.exists():
@@ -367,6 +394,13 @@ def _from_gradebook(api, assignment, student, max_score, status, reason) -> Outc
         except Exception:  # no submission recorded: nbgrader stopped before creating one
             score = 0.0
     return Outcome(student, score, max_score, status, reason)
+
+
+def _record(root: pathlib.Path, assignment: str, outcome: Outcome, sha256, event: str,
+            previous_score: float | None) -> None:
+    """Append the grading to the history (invalid and missing submissions have nothing to regrade)."""
+    history.append_history(history.history_path(root, assignment), outcome,
+                           sha256 if outcome.status == "graded" else None, event, previous_score)
 
 
 def _save_report(path: pathlib.Path, outcomes: list[Outcome]) -> None:

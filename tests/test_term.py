@@ -166,3 +166,80 @@ def test_course_folder_mistakes_are_clear_errors(tmp_path, capsys):
     # The command that starts a course creates its folder.
     assert main(["--course-dir", str(missing), "release", ASSIGNMENT]) == 0
     assert (missing / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists()
+
+
+# -- resubmissions and hand grades -----------------------------------------------------------
+
+WRITTEN = "written_vanishing_gradients"
+
+
+def gradebook(root):
+    from nbgrader.api import Gradebook
+
+    return Gradebook(f"sqlite:///{root}/gradebook.db", "training-deep-nets")
+
+
+def hand_grade(root, student: str, points: float) -> None:
+    """What the formgrader does when the instructor scores a written answer."""
+    with gradebook(root) as gb:
+        grade = gb.find_grade(WRITTEN, ASSIGNMENT, ASSIGNMENT, student)
+        grade.manual_score, grade.needs_manual_grade = points, False
+        gb.db.commit()
+
+
+def written_state(root, student: str) -> tuple[float | None, bool]:
+    with gradebook(root) as gb:
+        grade = gb.find_grade(WRITTEN, ASSIGNMENT, ASSIGNMENT, student)
+        return grade.manual_score, bool(grade.needs_manual_grade)
+
+
+def history_rows(root) -> list[dict]:
+    with (root / "reports" / f"{ASSIGNMENT}.history.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_resubmissions_are_regraded_and_hand_grades_kept(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_CELL_TIMEOUT", CELL_TIMEOUT)
+    root = tmp_path / "course"
+    first, second = tmp_path / "first", tmp_path / "second"
+    submit(first, {"ann": {}, "bob": {}})
+    other = SOLUTIONS_DIR / "building_blocks" / "building_blocks.ipynb"  # the wrong assignment
+    notebooks.write(notebooks.with_answers(notebooks.read(other)), first / "eve" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+
+    def autograde(*args):
+        assert main(["--course-dir", str(root), "autograde", ASSIGNMENT, *args, "--no-progress",
+                     "--workers", "1"]) == 0
+        return capsys.readouterr().out
+
+    autograde(str(first))
+    eve = report(root)["eve"]
+    assert eve["status"] == "failed" and "not the activations notebook" in eve["reason"]
+    assert "ValidationError" in eve["reason"] and "Please see" not in eve["reason"]
+    full = full_marks()
+    hand_grade(root, "ann", points_of(WRITTEN))
+    hand_grade(root, "bob", points_of(WRITTEN) / 2)
+
+    # Ann downloads and uploads the same notebook again; Bob rewrites his written answer and
+    # breaks one part.
+    submit(second, {"ann": {}, "bob": {WRITTEN: "Gradients vanish because sigmoid saturates.",
+                                       "dead_unit_fraction": WRONG_DEAD}})
+    out = autograde(str(second))
+    rows = report(root)
+    assert "already graded" in out.splitlines()[[line.split()[0] for line in out.splitlines()].index("ann")]
+    assert float(rows["bob"]["score"]) == full - points_of("test_dead_unit_fraction") + points_of(WRITTEN) / 2
+    assert "resubmitted" in rows["bob"]["reason"] and f"earlier grade {full + points_of(WRITTEN) / 2:g}" in rows["bob"]["reason"]
+    assert f"flagged for review: {WRITTEN}" in rows["bob"]["reason"]
+    bob_history = [r for r in history_rows(root) if r["student_id"] == "bob"]
+    assert [r["event"] for r in bob_history] == ["graded", "resubmission"]
+    assert float(bob_history[0]["score"]) == full and bob_history[0]["sha256"] != bob_history[1]["sha256"]
+    assert float(bob_history[1]["previous_score"]) == full + points_of(WRITTEN) / 2
+    assert written_state(root, "bob") == (points_of(WRITTEN) / 2, True)  # kept, flagged for review
+    assert written_state(root, "ann") == (points_of(WRITTEN), False)
+
+    # --force regrades everyone and reopens no hand grade whose answer is unchanged (Bob's
+    # rewritten answer stays flagged: nobody has reviewed it yet).
+    autograde("--force")
+    assert written_state(root, "ann") == (points_of(WRITTEN), False)
+    assert written_state(root, "bob") == (points_of(WRITTEN) / 2, True)
+    assert float(report(root)["ann"]["score"]) == full + points_of(WRITTEN)
+    assert [r["event"] for r in history_rows(root) if r["student_id"] == "ann"] == ["graded", "regraded (--force)"]
