@@ -170,6 +170,7 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
                     history.hand_graded_answers(current.folder / f"{assignment}.ipynb"))
                 if changed:
                     notes.append(f"answer changed since hand grading, flagged for review: {', '.join(changed)}")
+                notes.append(_late_note(api, assignment, student))
                 if not sandboxed:
                     notes.append("graded WITHOUT the sandbox")
                 outcome.reason = "; ".join(r for r in notes if r)
@@ -370,6 +371,20 @@ def _grade_one(api, root: pathlib.Path, assignment: str, student: str, max_score
     autograded = root / "autograded" / student / assignment / f"{assignment}.ipynb"
     reason = "; ".join(r for r in (note, _judge_note(autograded)) if r)
     return _from_gradebook(api, assignment, student, max_score, "graded", reason)
+
+
+def _late_note(api, assignment: str, student: str) -> str:
+    """How late the submission was and its penalty (nbgrader's AssignLatePenalties), if late."""
+    with warnings.catch_warnings(), api.gradebook as gb:
+        warnings.simplefilter("ignore")
+        try:
+            sub = gb.find_submission(assignment, student)
+        except Exception:
+            return ""
+        late, penalty = float(sub.total_seconds_late), float(sub.late_submission_penalty or 0.0)
+    if late <= 0:
+        return ""
+    return f"late by {late / 3600:.1f} h: penalty {penalty:g} points"
 
 
 def _looks_like(path: pathlib.Path, assignment: str) -> bool:

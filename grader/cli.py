@@ -1,10 +1,13 @@
 """Command line of the grader: ``python -m grader <command>``.
 
   release   [ASSIGNMENT ...]         student versions of the assignments (all by default)
+  deadline  ASSIGNMENT [WHEN]        set or show a due date (late submissions are penalized)
+  roster    FILE                     import the students (CSV from the LMS)
   autograde ASSIGNMENT [SUBMISSIONS] grade a folder in nbgrader's layout or an LMS .zip
                                      (--workers N, --scheduler ADDRESS, --no-sandbox)
   feedback  ASSIGNMENT               HTML feedback without hidden tests
-  export    [--output FILE]          every grade to CSV
+  export    [--output FILE]          every grade to CSV, per submission and per part
+            --lms canvas|moodle --assignment NAME   the LMS's grade-import file
 
 Each wraps nbgrader, configured by ``grader/nbgrader_config.py``. One command at a time
 writes a course: the others wait for it (``--wait SECONDS`` to give up), naming it.
@@ -40,7 +43,7 @@ def cmd_release(args) -> None:
 
 def cmd_autograde(args) -> None:
     from grader import submissions
-    from grader.autograde import BatchInterrupted, autograde_batch
+    from grader.autograde import BatchInterrupted, autograde_batch, submitted_students
     from grader.judge.batch import default_workers
 
     assignment = check_assignment(args.assignment)
@@ -59,19 +62,19 @@ def cmd_autograde(args) -> None:
     api = _api()
     root = course_root(api.config)
     submitted = root / "submitted"
-    if not (root / "release" / assignment).exists():
-        from grader.release import release_all
-
-        release_all(api, [assignment])  # the gradebook needs the assignment's cells
+    _ensure_released(api, assignment)
     if args.submissions:
         source = pathlib.Path(args.submissions)
         if source.suffix.lower() == ".zip":
-            imported = submissions.import_zip(source, assignment, submitted, args.student_pattern)
+            imported = submissions.import_zip(source, assignment, submitted, args.student_pattern,
+                                              timezone=_timezone(api))
         else:
             imported = submissions.import_folder(source, assignment, submitted)
         for item in imported:
             print(f"imported {item.student}: {item.source}" + (f" ({item.note})" if item.note else ""))
     students = [item.student for item in imported] if args.submissions else None
+    _check_roster(root, students if students is not None else submitted_students(api, assignment),
+                  args.allow_unknown)
     try:
         outcomes = autograde_batch(api, assignment, students, force=args.force,
                                    progress=not args.no_progress, workers=args.workers or default_workers(),
@@ -83,7 +86,27 @@ def cmd_autograde(args) -> None:
     if not outcomes:
         raise GradingError(f"no submissions of {assignment} in {submitted}")
     _print_outcomes(outcomes)
+    pending = _awaiting_hand_grading(api, assignment, [o.student_id for o in outcomes if o.status == "graded"])
+    if pending:
+        print(f"awaiting hand grading (in the formgrader): "
+              + ", ".join(f"{s} ({p:g} points)" for s, p in pending.items()))
     print(f"report: {root / 'reports' / (assignment + '.csv')}")
+
+
+def _awaiting_hand_grading(api, assignment: str, students) -> dict[str, float]:
+    """Points of each student's answers that still need a hand grade."""
+    import warnings
+
+    pending = {}
+    with warnings.catch_warnings(), api.gradebook as gb:
+        warnings.simplefilter("ignore")
+        for sub in gb.find_assignment(assignment).submissions:
+            if sub.student.id in students:
+                points = sum(float(g.max_score) for nb in sub.notebooks for g in nb.grades
+                             if g.needs_manual_grade)
+                if points:
+                    pending[sub.student.id] = points
+    return dict(sorted(pending.items()))
 
 
 def _interruption_summary(stop) -> str:
@@ -104,6 +127,68 @@ def _print_outcomes(outcomes) -> None:
         print(f"{o.student_id:<{width}}  {o.score:6.2f} / {o.max_score:g}  {o.status:8s} {o.reason}")
 
 
+def _check_roster(root: pathlib.Path, students: list[str], allow_unknown: bool) -> None:
+    """Refuse (or, with ``--allow-unknown``, warn about) students who are not on the roster."""
+    from grader import roster
+
+    known = roster.load(root)
+    if known is None:
+        print("note: no roster imported, so student ids are not checked "
+              "(python -m grader roster FILE)", file=sys.stderr)
+        return
+    unknown = sorted(set(students) - set(known))
+    if not unknown:
+        return
+    listed = ", ".join(unknown)
+    if not allow_unknown:
+        raise GradingError(
+            f"not on the roster: {listed}. Nothing was graded; their notebooks are in "
+            f"{root / 'submitted'}. Import the full roster (python -m grader roster FILE), remove "
+            f"them, or pass --allow-unknown to grade them anyway")
+    print(f"warning: not on the roster, graded anyway (--allow-unknown): {listed}", file=sys.stderr)
+
+
+def cmd_roster(args) -> None:
+    from grader import roster
+
+    api = _api()
+    root = course_root(api.config)
+    students, problems = roster.parse(pathlib.Path(args.file), args.id_column)
+    for problem in problems:
+        print(f"warning: {args.file}: {problem}", file=sys.stderr)
+    roster.save(root, students, api)
+    missing = sorted(roster.graded_students(api) - {s["id"] for s in students})
+    if missing:
+        print(f"warning: graded but not on the roster: {', '.join(missing)}", file=sys.stderr)
+    print(f"roster: {len(students)} students ({root / roster.ROSTER_NAME})")
+
+
+def _ensure_released(api, assignment: str) -> None:
+    if not (course_root(api.config) / "release" / assignment).exists():
+        from grader.release import release_all
+
+        release_all(api, [assignment])  # the gradebook needs the assignment's cells
+
+
+def _timezone(api) -> str:
+    return api.config.Exchange.get("timezone", "UTC")
+
+
+def cmd_deadline(args) -> None:
+    from grader.late import parse_time
+
+    assignment = check_assignment(args.assignment)
+    api = _api()
+    _ensure_released(api, assignment)
+    with api.gradebook as gb:
+        if args.clear:
+            gb.update_or_create_assignment(assignment, duedate=None)
+        elif args.when:
+            gb.update_or_create_assignment(assignment, duedate=parse_time(args.when, _timezone(api)))
+        due = gb.find_assignment(assignment).duedate
+    print(f"{assignment} is due {due:%Y-%m-%d %H:%M} UTC" if due else f"{assignment} has no due date")
+
+
 def cmd_feedback(args) -> None:
     from grader.feedback import generate_feedback
 
@@ -112,12 +197,22 @@ def cmd_feedback(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from grader.export import export_grades
+    from grader.export import export_grades, export_lms, parts_path
 
     api = _api()
-    output = pathlib.Path(args.output or course_root(api.config) / "grades.csv")
+    root = course_root(api.config)
+    if args.lms:
+        if not args.assignment:
+            raise GradingError(f"--lms {args.lms} needs --assignment NAME (one grade column)")
+        assignment = check_assignment(args.assignment)
+        output = pathlib.Path(args.output or root / f"{assignment}_{args.lms}.csv")
+        for problem in export_lms(api, args.lms, assignment, output, args.column):
+            print(f"warning: {problem}", file=sys.stderr)
+        print(f"wrote {output} (for {args.lms.capitalize()}'s grade import)")
+        return
+    output = pathlib.Path(args.output or root / "grades.csv")
     count = export_grades(api, output)
-    print(f"wrote {count} rows to {output}")
+    print(f"wrote {count} rows to {output}, and the grade of every part to {parts_path(output)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +230,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--copy-to", help="also copy the student notebooks into this folder")
     p.set_defaults(run=cmd_release)
 
+    p = sub.add_parser("deadline", help="set or show an assignment's due date (late penalties)")
+    p.add_argument("assignment")
+    p.add_argument("when", nargs="?", help="e.g. '2026-03-01 23:59' (course time zone) or "
+                                           "'2026-03-01T23:59+01:00'; omitted: show it")
+    p.add_argument("--clear", action="store_true", help="remove the due date")
+    p.set_defaults(run=cmd_deadline)
+
+    p = sub.add_parser("roster", help="import the students from an LMS's CSV export")
+    p.add_argument("file", help="Canvas gradebook export, Moodle grading worksheet, or a CSV "
+                                "with id, first_name, last_name, email")
+    p.add_argument("--id-column", help="the column holding the student ids")
+    p.set_defaults(run=cmd_roster)
+
     p = sub.add_parser("autograde", help="grade a batch of submissions")
     p.add_argument("assignment")
     p.add_argument("submissions", nargs="?",
@@ -142,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "what is already in the course's submitted/ folder)")
     p.add_argument("--student-pattern", help="regex with a (?P<student>...) group, for zips")
     p.add_argument("--force", action="store_true", help="regrade students already graded")
+    p.add_argument("--allow-unknown", action="store_true",
+                   help="grade students who are not on the roster (with a warning)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--workers", type=int,
                    help="submissions judged at once (default: one per core)")
@@ -157,7 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_feedback)
 
     p = sub.add_parser("export", help="all grades to CSV")
-    p.add_argument("--output", help="CSV path (default <course>/grades.csv)")
+    p.add_argument("--output", help="CSV path (default <course>/grades.csv, or "
+                                    "<course>/<assignment>_<lms>.csv with --lms)")
+    p.add_argument("--lms", choices=("canvas", "moodle"),
+                   help="write the grade-import file of this LMS instead (final scores)")
+    p.add_argument("--assignment", help="the assignment to export with --lms")
+    p.add_argument("--column", help="Canvas: the assignment's column header, e.g. 'Activations (4312)'")
     p.set_defaults(run=cmd_export)
     return parser
 
@@ -167,7 +282,7 @@ def _course_dir(args) -> pathlib.Path:
     root = pathlib.Path(args.course_dir or os.environ.get("COURSE_ROOT") or GRADER_DIR / "course")
     if root.exists() and not root.is_dir():
         raise GradingError(f"the course folder {root} is a file, not a folder (check --course-dir)")
-    creates = args.command == "release" or (args.command == "autograde" and args.submissions)
+    creates = args.command in ("release", "deadline", "roster") or (args.command == "autograde" and args.submissions)
     if not root.exists():
         if not creates:
             raise GradingError(

@@ -8,6 +8,7 @@ Environment overrides, for deployments and tests:
   COURSE_ROOT    another course data folder
   COURSE_DB_URL  any SQLAlchemy URL for the gradebook (default: SQLite in the course folder)
   COURSE_CELL_TIMEOUT  seconds a cell may run while grading (default 60)
+  COURSE_TIMEZONE      time zone of due dates and LMS file times without one (default UTC)
 """
 
 import os
@@ -46,6 +47,14 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# Deadlines: `python -m grader deadline ASSIGNMENT WHEN` sets nbgrader's due date; times
+# without a zone (due dates, the file times in an LMS zip) are read in this time zone.
+c.Exchange.timezone = os.environ.get("COURSE_TIMEZONE", "UTC")
+# Late submissions lose 10% of the autograded score per started day late (grader/late.py).
+c.AssignLatePenalties.plugin_class = "grader.late.PercentPerDay"
+c.PercentPerDay.percent_per_day = 10.0
+c.PercentPerDay.grace_minutes = 0.0
+
 # Release: only the notebooks, without outputs, hidden tests or solutions.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
@@ -54,5 +63,6 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "grader.preprocessors.RedactHiddenTests",
+    "grader.preprocessors.MarkAwaitingHandGrading",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

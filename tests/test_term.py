@@ -24,6 +24,8 @@ from grader.lock import LOCK_NAME
 ASSIGNMENT = "activations"
 SOURCE = SOLUTIONS_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 CELL_TIMEOUT = "20"
+WRITTEN = "written_vanishing_gradients"
+WRITTEN_ANSWER = "The gradient shrinks by the activation's slope at every layer."  # for hand grading
 WRONG_DEAD = "def dead_unit_fraction(*args, **kwargs):\n    return -1.0"  # loses that part only
 
 
@@ -41,9 +43,10 @@ def grader(root, *args, wait=True, **popen):
 
 
 def submit(folder, answers_by_student: dict[str, dict]) -> None:
+    """Complete submissions: model solutions, a written answer, and the given ``answers``."""
     source = notebooks.read(SOURCE)
     for student, answers in answers_by_student.items():
-        notebooks.write(notebooks.with_answers(source, answers),
+        notebooks.write(notebooks.with_answers(source, {WRITTEN: WRITTEN_ANSWER, **answers}),
                         folder / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
 
 
@@ -170,8 +173,6 @@ def test_course_folder_mistakes_are_clear_errors(tmp_path, capsys):
 
 # -- resubmissions and hand grades -----------------------------------------------------------
 
-WRITTEN = "written_vanishing_gradients"
-
 
 def gradebook(root):
     from nbgrader.api import Gradebook
@@ -243,3 +244,111 @@ def test_resubmissions_are_regraded_and_hand_grades_kept(tmp_path, monkeypatch, 
     assert written_state(root, "bob") == (points_of(WRITTEN) / 2, True)
     assert float(report(root)["ann"]["score"]) == full + points_of(WRITTEN)
     assert [r["event"] for r in history_rows(root) if r["student_id"] == "ann"] == ["graded", "regraded (--force)"]
+
+
+# -- rosters, deadlines, late penalties, grades out, feedback ---------------------------------
+
+def canvas_zip(path, files: dict[str, tuple[str, tuple]]) -> None:
+    """A Canvas download: flat ``<name>[_LATE]_<user id>_<submission id>_<file>`` entries."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        for name, (text, when) in files.items():
+            z.writestr(zipfile.ZipInfo(name, date_time=when), text)
+
+
+def test_roster_deadline_late_penalty_lms_export_and_feedback(tmp_path, monkeypatch, capsys):
+    import math
+
+    import nbformat
+
+    from grader.course import load_config
+
+    monkeypatch.setenv("COURSE_CELL_TIMEOUT", CELL_TIMEOUT)
+    root = tmp_path / "course"
+
+    def grader_main(*args) -> int:
+        return main(["--course-dir", str(root), *args])
+
+    # Canvas's gradebook export: a "Points Possible" line, and one student listed twice.
+    (tmp_path / "canvas.csv").write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,Activations (4312)\n"
+        "    Points Possible,,,,,14\n"
+        "\"Smith, Jane\",101,S-101,jsmith,Sec A,\n"
+        "\"Doe, John\",102,S-102,jdoe,Sec A,\n"
+        "\"Roe, Carol\",103,S-103,croe,Sec B,\n"
+        "\"Roe, Carol\",103,S-103,croe,Sec B,\n")
+    assert grader_main("roster", str(tmp_path / "canvas.csv")) == 0
+    captured = capsys.readouterr()
+    assert "roster: 3 students" in captured.out and "listed twice" in captured.err
+    assert grader_main("deadline", ASSIGNMENT, "2026-01-10 12:00") == 0
+    assert "due 2026-01-10 12:00 UTC" in capsys.readouterr().out
+
+    good = nbformat.writes(notebooks.with_answers(notebooks.read(SOURCE), {WRITTEN: WRITTEN_ANSWER}))
+    on_time, late = (2026, 1, 10, 11, 30, 0), (2026, 1, 11, 20, 0, 0)  # the late one: 32 h late
+    canvas_zip(tmp_path / "with_stranger.zip", {
+        "smithjane_101_901_activations.ipynb": (good, on_time),
+        "mallory_666_999_activations.ipynb": (good, on_time)})
+    assert grader_main("autograde", ASSIGNMENT, str(tmp_path / "with_stranger.zip"), "--no-progress") == 2
+    assert "not on the roster: mallory" in capsys.readouterr().err
+    assert not (root / "autograded").exists(), "nothing is graded when a student is unknown"
+
+    canvas_zip(tmp_path / "download.zip", {
+        "smithjane_101_901_activations.ipynb": (good, on_time),
+        "doejohn_LATE_102_902_activations.ipynb": (good, late),
+        "roecarol_103_903_activations.ipynb": ("{ not json", on_time)})
+    assert grader_main("autograde", ASSIGNMENT, str(tmp_path / "download.zip"), "--no-progress",
+                       "--workers", "1") == 0
+    out = capsys.readouterr().out
+    assert "marked LATE by the LMS" in next(line for line in out.splitlines() if "imported doejohn" in line)
+    assert "awaiting hand grading" in out and f"smithjane ({points_of(WRITTEN):g} points)" in out
+    assert "roecarol (" not in out  # an unreadable submission has nothing to grade by hand
+    assert "late by 32.0 h" in report(root)["doejohn"]["reason"]
+    assert "late" not in report(root)["smithjane"]["reason"]
+    hand_grade(root, "smithjane", points_of(WRITTEN))
+
+    # Grades out: per submission (with the penalty and what awaits hand grading), per part.
+    assert grader_main("export", "--output", str(tmp_path / "grades.csv")) == 0
+    with (tmp_path / "grades.csv").open() as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    full = full_marks()
+    percent = load_config().PercentPerDay.percent_per_day
+    expected_penalty = full * min(1.0, percent / 100 * math.ceil(32 * 3600 / 86400))
+    assert float(rows["doejohn"]["late_penalty"]) == pytest.approx(expected_penalty)
+    assert float(rows["doejohn"]["final_score"]) == pytest.approx(full - expected_penalty)
+    assert float(rows["doejohn"]["seconds_late"]) == 32 * 3600
+    assert float(rows["smithjane"]["late_penalty"]) == 0.0
+    assert float(rows["smithjane"]["final_score"]) == full + points_of(WRITTEN)
+    assert float(rows["doejohn"]["awaiting_hand_grading"]) == points_of(WRITTEN)
+    assert float(rows["smithjane"]["awaiting_hand_grading"]) == 0.0
+    assert rows["smithjane"]["first_name"] == "Jane" and rows["smithjane"]["last_name"] == "Smith"
+    assert rows["roecarol"]["autograde_status"] == "invalid"
+    with (tmp_path / "grades_parts.csv").open() as f:
+        parts = [row for row in csv.DictReader(f) if row["student_id"] == "doejohn"]
+    assert [p["part"] for p in parts] == list(notebooks.graded_cells(notebooks.read(SOURCE)))
+    assert sum(float(p["score"]) for p in parts) == float(rows["doejohn"]["score"])
+    assert [p["awaiting_hand_grading"] for p in parts].count("True") == 1
+
+    # Canvas: its ids from the roster, the final score in the assignment's column.
+    assert grader_main("export", "--lms", "canvas", "--assignment", ASSIGNMENT,
+                       "--column", "Activations (4312)", "--output", str(tmp_path / "canvas_in.csv")) == 0
+    assert "doejohn" in capsys.readouterr().err  # his written answer is not graded yet
+    with (tmp_path / "canvas_in.csv").open() as f:
+        canvas = {row["SIS Login ID"]: row for row in csv.DictReader(f)}
+    assert canvas["jdoe"]["ID"] == "102" and canvas["jdoe"]["Student"] == "Doe, John"
+    assert float(canvas["jdoe"]["Activations (4312)"]) == pytest.approx(full - expected_penalty)
+    assert float(canvas["jsmith"]["Activations (4312)"]) == full + points_of(WRITTEN)
+    assert grader_main("export", "--lms", "moodle", "--assignment", ASSIGNMENT,
+                       "--output", str(tmp_path / "moodle_in.csv")) == 0
+    with (tmp_path / "moodle_in.csv").open() as f:
+        moodle = {row["Identifier"]: row for row in csv.DictReader(f)}
+    assert "await hand grading" in moodle["Participant doejohn"]["Feedback comments"]
+    assert "late by 32.0 h" in moodle["Participant doejohn"]["Feedback comments"]
+    assert float(moodle["Participant smithjane"]["Grade"]) == full + points_of(WRITTEN)
+
+    # Feedback for every submission: pending answers say so, an unreadable one says why.
+    assert grader_main("feedback", ASSIGNMENT) == 0
+    page = {s: (root / "feedback" / s / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+            for s in ("smithjane", "doejohn", "roecarol")}
+    assert "Awaiting hand grading" in page["doejohn"] and "Awaiting hand grading" not in page["smithjane"]
+    assert "not graded" in page["roecarol"] and "not a valid Jupyter notebook" in page["roecarol"]
