@@ -12,14 +12,20 @@ Environment overrides, for deployments and tests:
 """
 
 import os
+import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _root = os.path.abspath(os.environ.get("COURSE_ROOT") or os.path.join(_here, "course"))
 
-if not os.environ.get("COURSE_ROOT"):
-    # nbgrader resolves "<root>/../solutions" through it. Another course folder is not created
-    # here: `python -m grader` creates it only for the commands that start a course.
-    os.makedirs(_root, exist_ok=True)
+# nbgrader resolves "<root>/../solutions" through it. (`python -m grader` checks the folder
+# before loading this file and creates it only for the commands that start a course.)
+os.makedirs(_root, exist_ok=True)
+os.makedirs(os.path.join(_root, "exchange"), exist_ok=True)
+# nbgrader runs `alembic` when it creates a gradebook: this Python's bin folder on PATH lets
+# plain `../.venv/bin/nbgrader ...` work without activating the environment.
+_bin = os.path.dirname(sys.executable)
+if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join([_bin, os.environ.get("PATH", "")])
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
 
@@ -49,6 +55,7 @@ c.Autograde.autograde_preprocessors = [
 
 # Deadlines: `python -m grader deadline ASSIGNMENT WHEN` sets nbgrader's due date; times
 # without a zone (due dates, the file times in an LMS zip) are read in this time zone.
+c.Exchange.root = os.path.join(_root, "exchange")  # the formgrader looks for it
 c.Exchange.timezone = os.environ.get("COURSE_TIMEZONE", "UTC")
 # Late submissions lose 10% of the autograded score per started day late (grader/late.py).
 c.AssignLatePenalties.plugin_class = "grader.late.PercentPerDay"
