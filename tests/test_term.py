@@ -87,8 +87,10 @@ def test_two_autogrades_at_once_grade_each_student_once(tmp_path):
                    wait=False)
     lock = root / LOCK_NAME
     wait_for(lambda: lock.exists() and lock.read_text().strip(), what="the first run to take the lock")
-    impatient = grader(root, "--wait", "0.5", "export")
-    second = grader(root, "autograde", ASSIGNMENT, "--no-progress", "--workers", "1", wait=False)
+    impatient = grader(root, "--wait", "0.5", "autograde", ASSIGNMENT)
+    # The same folder again (a second instructor importing the same download).
+    second = grader(root, "autograde", ASSIGNMENT, str(incoming), "--no-progress", "--workers", "1",
+                    wait=False)
     out1, err1 = first.communicate(timeout=300)
     out2, err2 = second.communicate(timeout=300)
     assert first.returncode == 0, err1
