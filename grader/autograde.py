@@ -156,11 +156,13 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
     with _sandbox_setting(sandboxed), _said_once(sandboxed), _interruptible() as interrupted:
         try:
             for student in _judged_in_parallel(api, assignment, located, workers, scheduler, sandboxed):
-                current = _Snapshot(api, root, assignment, student)
+                with _deferred(interrupted):
+                    current = _Snapshot(api, root, assignment, student)
                 bar.set_postfix_str(student)
                 outcome = _grade_one(api, root, assignment, student, max_score, located[student])
                 if interrupted["hit"]:  # nbgrader caught the KeyboardInterrupt and called it a failure
                     raise KeyboardInterrupt
+                interrupted["defer"] = True  # graded: a Ctrl-C from here on stops after this student
                 notes = [outcome.reason]
                 if events[student] == "resubmission":
                     earlier = current.score if current.score is not None else float(last[student]["score"])
@@ -177,11 +179,18 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
                 _record(root, assignment, outcome, digests[student], events[student], current.score)
                 outcomes[student] = outcome
                 graded_now.append(student)
+                current.discard()
                 current = None
                 bar.update()
+                interrupted["defer"] = False
+                if interrupted["hit"]:
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, signal.SIG_IGN) if interrupted["main"] else None
+            if interrupted["main"]:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the clean-up
             bar.close()
+            if workers > 1 and not scheduler:
+                _stop_local_workers(workers)
             if current is not None:
                 current.restore()
             _save_report(root / "reports" / f"{assignment}.csv", [outcomes[s] for s in graded_now])
@@ -201,20 +210,48 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
 @contextlib.contextmanager
 def _interruptible():
     """Record a Ctrl-C (nbgrader's ``autograde`` catches every exception, KeyboardInterrupt too)."""
-    state = {"hit": False, "main": threading.current_thread() is threading.main_thread()}
+    state = {"hit": False, "defer": False, "main": threading.current_thread() is threading.main_thread()}
     if not state["main"]:  # signal handlers can only be set in the main thread
         yield state
         return
 
     def handler(signum, frame):
         state["hit"] = True
-        raise KeyboardInterrupt
+        if not state["defer"]:
+            raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
         yield state
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _stop_local_workers(workers: int) -> None:
+    """Stop the local judge pool now: its jobs are abandoned (their kernels die with them)."""
+    from grader.judge import batch
+
+    pool = batch._LOCAL_EXECUTORS.pop(workers, None)
+    if pool is None:
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(5)
+
+
+@contextlib.contextmanager
+def _deferred(state):
+    """A Ctrl-C inside the block takes effect at its end."""
+    state["defer"] = True
+    try:
+        yield
+    finally:
+        state["defer"] = False
+    if state["hit"]:
+        raise KeyboardInterrupt
 
 
 class _Snapshot:
