@@ -314,6 +314,13 @@ def main(argv=None) -> int:
     except (OSError, _database_errors()) as err:  # a path or gradebook the instructor gave
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as err:
+        url = args.db_url or os.environ.get("COURSE_DB_URL")
+        if not url:
+            raise
+        print(f"error: the gradebook URL {url} needs a database driver that is not installed "
+              f"({err})", file=sys.stderr)
+        return 2
     return 0
 
 
