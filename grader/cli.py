@@ -308,8 +308,9 @@ def main(argv=None) -> int:
     except GradingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        if not stop.args:  # a batch says what it had done (BatchInterrupted)
+            print("interrupted", file=sys.stderr)
         return 130
     except (OSError, _database_errors()) as err:  # a path or gradebook the instructor gave
         print(f"error: {err}", file=sys.stderr)

@@ -79,7 +79,7 @@ def points_of(grade_id: str) -> float:
 
 # -- one writer at a time --------------------------------------------------------------------
 
-def test_two_autogrades_at_once_grade_each_student_once(tmp_path):
+def test_two_autogrades_at_once_grade_each_student_once(tmp_path, capsys):
     incoming = tmp_path / "incoming"
     submit(incoming, {"ann": {}, "bob": {"dead_unit_fraction": WRONG_DEAD}})
     root = tmp_path / "course"
@@ -112,10 +112,10 @@ def test_two_autogrades_at_once_grade_each_student_once(tmp_path):
     killed = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT,
                             env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
     assert killed.returncode == -signal.SIGKILL and lock.read_text().strip()
-    export = grader(root, "--wait", "0", "export")
-    assert export.returncode == 0, export.stderr
-    assert "taking over the stale lock of pid" in export.stderr
-    assert "test holder" in export.stderr and "no longer running" in export.stderr
+    assert main(["--course-dir", str(root), "--wait", "0", "export"]) == 0
+    err = capsys.readouterr().err
+    assert "taking over the stale lock of pid" in err and "test holder" in err and "no longer running" in err
+    assert not lock.read_text().strip()
 
 
 # -- Ctrl-C ----------------------------------------------------------------------------------
