@@ -8,14 +8,24 @@ Environment overrides, for deployments and tests:
   COURSE_ROOT    another course data folder
   COURSE_DB_URL  any SQLAlchemy URL for the gradebook (default: SQLite in the course folder)
   COURSE_CELL_TIMEOUT  seconds a cell may run while grading (default 60)
+  COURSE_TIMEZONE      time zone of due dates and LMS file times without one (default UTC)
 """
 
 import os
+import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _root = os.path.abspath(os.environ.get("COURSE_ROOT") or os.path.join(_here, "course"))
 
-os.makedirs(_root, exist_ok=True)  # nbgrader resolves "<root>/../solutions" through it
+# nbgrader resolves "<root>/../solutions" through it. (`python -m grader` checks the folder
+# before loading this file and creates it only for the commands that start a course.)
+os.makedirs(_root, exist_ok=True)
+os.makedirs(os.path.join(_root, "exchange"), exist_ok=True)
+# nbgrader runs `alembic` when it creates a gradebook: this Python's bin folder on PATH lets
+# plain `../.venv/bin/nbgrader ...` work without activating the environment.
+_bin = os.path.dirname(sys.executable)
+if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join([_bin, os.environ.get("PATH", "")])
 
 c = get_config()  # noqa: F821  (provided by traitlets when nbgrader loads this file)
 
@@ -46,6 +56,15 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# Deadlines: `python -m grader deadline ASSIGNMENT WHEN` sets nbgrader's due date; times
+# without a zone (due dates, the file times in an LMS zip) are read in this time zone.
+c.Exchange.root = os.path.join(_root, "exchange")  # the formgrader looks for it
+c.Exchange.timezone = os.environ.get("COURSE_TIMEZONE", "UTC")
+# Late submissions lose 10% of the autograded score per started day late (grader/late.py).
+c.AssignLatePenalties.plugin_class = "grader.late.PercentPerDay"
+c.PercentPerDay.percent_per_day = 10.0
+c.PercentPerDay.grace_minutes = 0.0
+
 # Release: only the notebooks, without outputs, hidden tests or solutions.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
@@ -54,5 +73,6 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "grader.preprocessors.RedactHiddenTests",
+    "grader.preprocessors.MarkAwaitingHandGrading",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

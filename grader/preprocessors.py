@@ -53,3 +53,41 @@ class RedactHiddenTests(Preprocessor):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         return cell, resources
+
+
+AWAITING = "Awaiting hand grading"
+
+
+class MarkAwaitingHandGrading(Preprocessor):
+    """Feedback: say which answers have not been graded by hand yet.
+
+    nbgrader shows such an answer as "Score: 0.0 / 2.0", as if it had been graded and found
+    wrong. A note follows each answer still awaiting hand grading, and one at the top gives
+    the points not yet counted. Runs after nbgrader's ``GetGrades``.
+    """
+
+    enabled = Bool(True)
+
+    def preprocess(self, nb, resources):
+        import nbformat
+        from nbgrader.api import Gradebook
+
+        from grader.notebooks import grade_id
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            pending = {g.name: float(g.max_score) for g in notebook.grades if g.needs_manual_grade}
+        if not pending:
+            return nb, resources
+        cells = [nbformat.v4.new_markdown_cell(
+            f"**{AWAITING}:** {sum(pending.values()):g} points of this notebook have not been graded "
+            f"by hand yet, so the score above is not final.")]
+        for cell in nb.cells:
+            cells.append(cell)
+            if grade_id(cell) in pending:
+                cells.append(nbformat.v4.new_markdown_cell(
+                    f"**{AWAITING}** (up to {pending[grade_id(cell)]:g} points): the score shown for "
+                    f"this answer is not its grade yet."))
+        nb.cells = cells
+        return nb, resources

@@ -8,10 +8,16 @@ Two sources are accepted:
   a folder per student ``<student>/x.ipynb`` gives the folder name, and Canvas's flat
   ``<student>_<ids>_x.ipynb`` gives the first ``_``-separated word. ``student_pattern``
   (a regular expression with a group named ``student``) replaces these rules.
+
+Each imported submission gets nbgrader's ``timestamp.txt`` (when it was submitted, for due
+dates): the file's time in the zip (read in the course's time zone), or the one the folder
+already has, or the notebook's modification time. Canvas marks late files ``_LATE_`` in
+their names; that is noted.
 """
 
 from __future__ import annotations
 
+import datetime
 import pathlib
 import re
 import shutil
@@ -20,9 +26,11 @@ import zipfile
 from dataclasses import dataclass
 
 from grader.course import GradingError
+from grader.late import parse_time, timestamp_text
 
 _MOODLE = re.compile(r"^[^/]*_(?P<student>\d+)_assignsubmission_file_?/")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+_LATE_MARK = re.compile(r"(^|[_/])LATE(_|$)")
 
 
 @dataclass
@@ -49,7 +57,7 @@ def student_from_path(relative_path: str, student_pattern: str | None = None) ->
 
 
 def import_zip(zip_path, assignment: str, submitted_dir: pathlib.Path,
-               student_pattern: str | None = None) -> list[Imported]:
+               student_pattern: str | None = None, timezone: str = "UTC") -> list[Imported]:
     """Unpack an LMS download into ``submitted_dir``; one notebook per student."""
     zip_path = pathlib.Path(zip_path)
     if not zip_path.is_file():
@@ -76,7 +84,14 @@ def import_zip(zip_path, assignment: str, submitted_dir: pathlib.Path,
         for student, names in sorted(by_student.items()):
             chosen, note = _choose(names, assignment)
             archive.extract(chosen, tmp)
-            _place(pathlib.Path(tmp) / chosen, submitted_dir / student / assignment / f"{assignment}.ipynb")
+            target = submitted_dir / student / assignment
+            if target.exists():
+                shutil.rmtree(target)  # a resubmission replaces the whole submission
+            _place(pathlib.Path(tmp) / chosen, target / f"{assignment}.ipynb")
+            when = datetime.datetime(*archive.getinfo(chosen).date_time).isoformat(sep=" ")
+            (target / "timestamp.txt").write_text(timestamp_text(parse_time(when, timezone)))
+            if _LATE_MARK.search(chosen):
+                note = "; ".join(n for n in (note, "marked LATE by the LMS") if n)
             imported.append(Imported(student, chosen, note))
         return imported
 
@@ -100,6 +115,12 @@ def import_folder(folder, assignment: str, submitted_dir: pathlib.Path) -> list[
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(folder / student / assignment, target)
+        stamp = submitted_dir / student / assignment / "timestamp.txt"
+        if not stamp.exists():
+            times = [p.stat().st_mtime for p in stamp.parent.glob("*.ipynb")]
+            if times:
+                when = datetime.datetime.fromtimestamp(max(times), datetime.timezone.utc)
+                stamp.write_text(timestamp_text(when.replace(tzinfo=None)))
         imported.append(Imported(student, str(folder / student / assignment)))
     return imported
 
