@@ -23,6 +23,9 @@ c.CourseDirectory.course_id = "training-deep-nets"
 c.CourseDirectory.root = _root
 # Source notebooks stay in the repository's solutions/ folder.
 c.CourseDirectory.source_directory = os.path.relpath(os.path.join(_here, "..", "solutions"), _root)
+# Instructor files beside a source notebook never travel into the student release.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                            "equivalent_mutants.yaml"]
 c.CourseDirectory.db_url = os.environ.get(
     "COURSE_DB_URL", "sqlite:///" + os.path.join(_root, "gradebook.db")
 )

@@ -1,4 +1,8 @@
-"""Generating the student version of every assignment with nbgrader, and checking it."""
+"""Generating the student version of every assignment with nbgrader, and checking it.
+
+Each release is made self-contained by ``grader.student_download`` (the check helpers beside
+the notebook, ``<name>.zip`` for the book).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,16 @@ import shutil
 
 from grader import notebooks
 from grader.course import GradingError, assignment_names, course_root
+from grader.student_download import make_self_contained, pack
 
 
 def release_all(api, names=None, copy_to: pathlib.Path | None = None) -> list[pathlib.Path]:
     """Run nbgrader's ``generate_assignment`` for each assignment and return the notebooks.
 
-    Each release is checked to hold no solution or hidden-test markers. With ``copy_to``,
-    the student notebooks are also copied there (the book links to them).
+    Each release is checked to hold no solution or hidden-test markers, and gets its check
+    helpers beside it (see the module's docstring). With ``copy_to``, the student notebook
+    and ``<name>.zip`` (the whole release folder) are also written there (the book links to
+    them).
     """
     released = []
     for name in names or assignment_names():
@@ -24,8 +31,10 @@ def release_all(api, names=None, copy_to: pathlib.Path | None = None) -> list[pa
         leaked = notebooks.secret_markers_in(path.read_text())
         if leaked:
             raise GradingError(f"the release {path} still contains {leaked}")
+        make_self_contained(path)
         released.append(path)
         if copy_to is not None:
             copy_to.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, copy_to / path.name)
+            pack(path.parent, copy_to / f"{name}.zip")
     return released

@@ -45,6 +45,21 @@ WRONG = [
     Wrong("the global np.random state used instead of the generator rng",
           {"dropout_mask": "def dropout_mask(shape, p, rng):\n    return np.random.rand(*shape) >= p"},
           loses="test_dropout_mask"),
+    Wrong("a 0/1 integer mask where a boolean one is asked",
+          {"dropout_mask": "def dropout_mask(shape, p, rng):\n    return (rng.random(shape) >= p).astype(np.uint8)"},
+          loses="test_dropout_mask"),
+    Wrong("channel dropout with the global np.random state instead of rng",
+          {"channel_dropout": "def channel_dropout(x, p, rng, training=True):\n"
+                              "    if not training:\n        return x.copy()\n"
+                              "    keep = np.random.random(x.shape[:2] + (1, 1)) >= p\n"
+                              "    return np.where(keep, x * (0.0 if p == 1 else 1 / (1 - p)), 0).astype(x.dtype)"},
+          loses="test_channel_dropout"),
+    Wrong("channel dropout with a generator seeded inside the function",
+          {"channel_dropout": "def channel_dropout(x, p, rng, training=True):\n"
+                              "    if not training:\n        return x.copy()\n"
+                              "    keep = np.random.default_rng(0).random(x.shape[:2] + (1, 1)) >= p\n"
+                              "    return np.where(keep, x * (0.0 if p == 1 else 1 / (1 - p)), 0).astype(x.dtype)"},
+          loses="test_channel_dropout"),
     Wrong("one random number for the whole mask",
           {"dropout_mask": "def dropout_mask(shape, p, rng):\n"
                            "    return np.full(shape, rng.random() >= p)"},
@@ -182,9 +197,9 @@ ALTERNATIVE = [
                            "    if p == 1:\n        return np.zeros_like(x)\n"
                            "    return x * keep[:, :, None, None] / (1 - p)",
     }),
-    Alternative("a NamedTuple cache, uint8 masks, vectorised Monte Carlo with log-sum-exp", {
+    Alternative("a NamedTuple cache, a strict comparison, vectorized Monte Carlo with log-sum-exp", {
         "dropout_mask": "def dropout_mask(shape, p, rng):\n"
-                        "    return (rng.random(size=shape) > p).astype(np.uint8)",
+                        "    return np.asarray(rng.random(size=shape) > p, dtype=bool)",
         "dropout_forward": "from typing import NamedTuple\n"
                            "class Cache(NamedTuple):\n    mask: object\n    p: float\n    training: bool\n"
                            "def dropout_forward(x, p, mask, training=True):\n"
