@@ -454,7 +454,60 @@ def pre_ln_block(x, params, num_heads):
 ''',
 }
 
+ALT_X_DTYPE = {
+    # Everything computed in x's dtype: the weight, bias and gradient cast to x.dtype first;
+    # im2col with an explicit index grid and one matmul; grad_x scattered with np.add.at.
+    "conv2d": '''
+def _im2col_index(h, w, kh, kw, sh, sw, ho, wo):
+    rows = (np.arange(ho) * sh)[:, None, None, None] + np.arange(kh)[None, None, :, None]
+    cols = (np.arange(wo) * sw)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+    return rows, cols                                  # broadcast to (ho, wo, kh, kw)
+
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    sh, sw = stride if isinstance(stride, (tuple, list)) else (stride, stride)
+    ph, pw = padding if isinstance(padding, (tuple, list)) else (padding, padding)
+    n, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    rows, cols = _im2col_index(h, w, kh, kw, sh, sw, ho, wo)
+    patches = xp[:, :, rows, cols]                      # (n, c, ho, wo, kh, kw)
+    patches = patches.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
+    out = patches @ weight.astype(x.dtype).reshape(o, -1).T        # (n*ho*wo, o)
+    if bias is not None:
+        out = out + np.asarray(bias).astype(x.dtype)
+    return np.ascontiguousarray(out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2))
+''',
+    "conv2d_backward": '''
+def conv2d_backward(x, weight, grad_output, stride=1, padding=0):
+    sh, sw = stride if isinstance(stride, (tuple, list)) else (stride, stride)
+    ph, pw = padding if isinstance(padding, (tuple, list)) else (padding, padding)
+    n, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    ho, wo = grad_output.shape[2:]
+    wt = weight.astype(x.dtype)
+    g = grad_output.astype(x.dtype)
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    rows = (np.arange(ho) * sh)[:, None, None, None] + np.arange(kh)[None, None, :, None]
+    cols = (np.arange(wo) * sw)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+    rows, cols = np.broadcast_arrays(rows, cols)
+    patches = xp[:, :, rows, cols]                      # (n, c, ho, wo, kh, kw)
+    grad_weight = np.tensordot(g, patches, axes=([0, 2, 3], [0, 2, 3]))        # (o, c, kh, kw)
+    contrib = np.tensordot(g, wt, axes=([1], [0]))       # (n, ho, wo, c, kh, kw)
+    grad_xp = np.zeros_like(xp)
+    for b in range(n):
+        for ch in range(c):
+            np.add.at(grad_xp[b, ch], (rows, cols), contrib[b, :, :, ch])
+    grad_x = grad_xp[:, :, ph:ph + h, pw:pw + w].copy()
+    return grad_x, grad_weight.astype(x.dtype), g.sum(axis=(0, 2, 3))
+''',
+}
+
 ALTERNATIVE = [
     Alternative("explicit loops, float64 intermediates cast back, a helper function", ALT_LOOPS),
     Alternative("sliding windows and einsum; grad_x as a convolution with the flipped kernel", ALT_VECTORIZED),
+    Alternative("everything in x's dtype (weight, bias, gradient cast first), im2col index grids, "
+                "tensordot, np.add.at", ALT_X_DTYPE),
 ]

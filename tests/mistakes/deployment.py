@@ -409,7 +409,7 @@ ALTERNATIVE = [
             "    g_hard = sm.copy()\n"
             "    g_hard[idx] -= 1\n"
             "    grad = (alpha * T * (q - p) + (1 - alpha) * g_hard) / n\n"
-            "    return alpha * soft + (1 - alpha) * hard, grad",
+            "    return alpha * soft + (1 - alpha) * hard, grad.astype(student_logits.dtype)",
         "float16_report":
             "def float16_report(x):\n"
             "    with np.errstate(all='ignore'):\n"
@@ -419,5 +419,70 @@ ALTERNATIVE = [
             "    lost_big = np.sum(was_finite & ~np.isfinite(y) & ~np.isnan(y))\n"
             "    lost_small = np.sum((y == 0) & ~(x == 0))\n"
             "    return y, lost_big, lost_small",
+    }),
+    Alternative("everything in the input's dtype: the teacher cast to the student's dtype first, "
+                "loops over samples and channels, np.take_along_axis", {
+        "fold_bn_into_next_conv":
+            "def fold_bn_into_next_conv(conv_weight, conv_bias, running_mean, running_var, gamma, beta, eps=1e-5):\n"
+            "    dt = conv_weight.dtype\n"
+            "    c_out, c_in = conv_weight.shape[:2]\n"
+            "    weight = np.empty_like(conv_weight)\n"
+            "    bias = np.zeros(c_out, dtype=dt) if conv_bias is None else np.array(conv_bias, dtype=dt)\n"
+            "    for i in range(c_in):\n"
+            "        g = dt.type(1) if gamma is None else dt.type(gamma[i])\n"
+            "        b = dt.type(0) if beta is None else dt.type(beta[i])\n"
+            "        s = g / np.sqrt(dt.type(running_var[i]) + dt.type(eps))\n"
+            "        weight[:, i] = conv_weight[:, i] * s\n"
+            "        bias = bias + (b - s * dt.type(running_mean[i])) * conv_weight[:, i].sum(axis=(1, 2))\n"
+            "    return weight, bias.astype(dt)",
+        "per_channel_qparams":
+            "def per_channel_qparams(x, axis):\n"
+            "    flat = np.moveaxis(x, axis, -1).reshape(-1, x.shape[axis])\n"
+            "    lo = np.minimum(flat.min(axis=0), 0.0).astype(np.float64)\n"
+            "    hi = np.maximum(flat.max(axis=0), 0.0).astype(np.float64)\n"
+            "    scale = np.float32(np.fmax((hi - lo) / (127 - (-128)), 2.0 ** -23)).astype(np.float32)\n"
+            "    scale = np.asarray(scale, dtype=np.float32).reshape(-1)\n"
+            "    zero_point = (-128 - np.rint(lo / scale.astype(np.float64))).clip(-128, 127).astype(np.int32)\n"
+            "    return scale, zero_point",
+        "quantize_per_channel":
+            "def quantize_per_channel(x, scale, zero_point, axis):\n"
+            "    shape = [1] * x.ndim\n"
+            "    shape[axis] = x.shape[axis]\n"
+            "    r = np.rint(np.divide(x, np.reshape(scale, shape), dtype=np.float64))\n"
+            "    r += np.reshape(zero_point, shape)\n"
+            "    np.clip(r, -128, 127, out=r)\n"
+            "    return r.astype(np.int8)\n"
+            "\n"
+            "def dequantize_per_channel(q, scale, zero_point, axis):\n"
+            "    shape = [1] * q.ndim\n"
+            "    shape[axis] = q.shape[axis]\n"
+            "    diff = np.subtract(q, np.reshape(zero_point, shape), dtype=np.int32)\n"
+            "    return (diff * np.reshape(scale, shape).astype(np.float64)).astype(np.float32)",
+        "distillation_loss":
+            "def distillation_loss(student_logits, teacher_logits, labels, temperature, alpha):\n"
+            "    s = student_logits\n"
+            "    t = teacher_logits.astype(s.dtype)\n"
+            "    T = s.dtype.type(temperature)\n"
+            "    n = s.shape[0]\n"
+            "    def log_softmax(z):\n"
+            "        m = z.max(axis=1, keepdims=True)\n"
+            "        return z - m - np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))\n"
+            "    log_q, log_p, log_sm = log_softmax(s / T), log_softmax(t / T), log_softmax(s)\n"
+            "    p = np.exp(log_p)\n"
+            "    soft = T * T * float(np.sum(p * (log_p - log_q))) / n\n"
+            "    picked = np.take_along_axis(log_sm, np.asarray(labels).reshape(-1, 1), axis=1)\n"
+            "    hard = -float(picked.sum()) / n\n"
+            "    onehot = np.zeros_like(s)\n"
+            "    np.put_along_axis(onehot, np.asarray(labels).reshape(-1, 1), 1, axis=1)\n"
+            "    grad = alpha * T * (np.exp(log_q) - p) / n + (1 - alpha) * (np.exp(log_sm) - onehot) / n\n"
+            "    return float(alpha * soft + (1 - alpha) * hard), grad.astype(s.dtype)",
+        "float16_report":
+            "def float16_report(x):\n"
+            "    with np.errstate(all='ignore'):\n"
+            "        y = np.empty(x.shape, dtype=np.float16)\n"
+            "        y[...] = x\n"
+            "    overflow = sum(1 for a, b in zip(x.ravel(), y.ravel()) if np.isfinite(a) and np.isinf(b))\n"
+            "    underflow = sum(1 for a, b in zip(x.ravel(), y.ravel()) if a != 0 and b == 0)\n"
+            "    return y, overflow, underflow",
     }),
 ]
