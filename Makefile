@@ -7,7 +7,7 @@ SANDBOX := .venv-sandbox
 SANDBOX_STAMP := $(SANDBOX)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup release book test bench clean
+.PHONY: setup release book test bench mutants clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ test: setup  ## the whole test suite
 bench: setup  ## timings: chapter execution and batch autograding
 	$(BIN)/python benchmarks/bench_chapters.py
 	$(BIN)/python benchmarks/bench_autograde.py
+
+mutants: setup  ## mutation testing of every assignment's hidden tests (about N min on two cores)
+	$(BIN)/python -m grader mutants
 
 clean:
 	rm -rf _build book/_generated grader/course

@@ -5,6 +5,9 @@
                                      (--workers N, --scheduler ADDRESS, --no-sandbox)
   feedback  ASSIGNMENT               HTML feedback without hidden tests
   export    [--output FILE]          every grade to CSV
+  mutants   [ASSIGNMENT ...]         mutation testing of the hidden tests (all by default;
+                                     --sample N, --part ID, --survivors,
+                                     --workers N, --timeout S)
 
 Each wraps nbgrader, configured by ``grader/nbgrader_config.py``.
 """
@@ -16,7 +19,7 @@ import pathlib
 import sys
 
 from grader.judge.batch import default_workers
-from grader.course import GradingError, check_assignment, course_environment, course_root, load_config
+from grader.course import GradingError, assignment_names, check_assignment, course_environment, course_root, load_config
 
 
 def _api():
@@ -94,6 +97,43 @@ def cmd_export(args) -> None:
     print(f"wrote {count} rows to {output}")
 
 
+def cmd_mutants(args) -> None:
+    import json
+
+    from grader import notebooks
+    from grader.course import REPO_ROOT, SOLUTIONS_DIR
+    from grader.mutation.generate import assignment_mutants
+    from grader.mutation.run import run_mutants, select
+
+    failed = []
+    for name in [check_assignment(n) for n in args.assignments] or assignment_names():
+        every = assignment_mutants(notebooks.read(SOLUTIONS_DIR / name / f"{name}.ipynb"))
+        last_run = REPO_ROOT / "_build" / "mutants" / f"{name}-survivors.json"
+        chosen = every
+        if args.survivors:
+            if not last_run.exists():
+                raise GradingError(f"--survivors: no earlier run of {name} recorded in {last_run}")
+            keep = {tuple(k) for k in json.loads(last_run.read_text())}
+            chosen = [m for m in every if m.key in keep]
+        if args.part:
+            chosen = [m for m in chosen if m.part in args.part]
+        chosen = select(chosen, args.sample, args.seed)
+        print(f"{name}: grading {len(chosen)} of {len(every)} mutants", flush=True)
+        report = run_mutants(name, mutants=chosen, workers=args.workers, timeout=args.timeout,
+                             progress=not args.no_progress)
+        print(report.table(), flush=True)
+        # Survivors of this run, plus earlier survivors among the mutants not graded this time.
+        graded = {m.key for m in chosen}
+        earlier = [tuple(k) for k in json.loads(last_run.read_text())] if last_run.exists() else []
+        still = [k for k in earlier if k not in graded and k in {m.key for m in every}]
+        last_run.parent.mkdir(parents=True, exist_ok=True)
+        last_run.write_text(json.dumps(still + [m.key for m in report.survived + report.equivalent], indent=1))
+        if not report.passed(args.required):
+            failed.append(name)
+    if failed:
+        raise GradingError(f"below {args.required:g}% or with stale equivalent mutants: {', '.join(failed)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,6 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="all grades to CSV")
     p.add_argument("--output", help="CSV path (default <course>/grades.csv)")
     p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("mutants", help="mutation testing of the hidden tests")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--sample", type=int, help="grade a seeded random sample of N mutants")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    p.add_argument("--part", action="append", help="only the mutants of this solution cell (repeatable)")
+    p.add_argument("--survivors", action="store_true",
+                   help="only the mutants that survived the last run (kept in _build/mutants/)")
+    p.add_argument("--workers", type=int, default=default_workers())
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds per cell (default 20)")
+    p.add_argument("--required", type=float, default=95.0, help="required score in percent")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_mutants)
     return parser
 
 

@@ -12,15 +12,13 @@ alternative correct one. Then:
 from __future__ import annotations
 
 import importlib
-import warnings
 
 import pytest
 
 from grader import notebooks
-from grader.autograde import autograde_batch
+from grader.course import SOLUTIONS_DIR, assignment_names
 from grader.judge.batch import default_workers
-from grader.course import SOLUTIONS_DIR, assignment_names, course_environment, load_config
-from grader.release import release_all
+from grader.trial import grade_trial
 
 ASSIGNMENTS = assignment_names()
 
@@ -35,42 +33,20 @@ def _student(prefix, i):
 
 
 @pytest.fixture(scope="session")
-def graded(tmp_path_factory):
-    """``assignment -> (gradebook scores per student and cell, max per cell)``, graded lazily."""
+def graded():
+    """``assignment -> TrialGrades`` of its batch, graded once, lazily."""
     results = {}
 
     def grade(name):
-        if name in results:
-            return results[name]
-        root = tmp_path_factory.mktemp(f"course_{name}")
-        with course_environment(root, db_url=f"sqlite:///{root}/gradebook.db"):
-            from nbgrader.apps import NbGraderAPI
-
-            api = NbGraderAPI(config=load_config())
-            (release,) = release_all(api, [name])
+        if name not in results:
             source = notebooks.read(SOLUTIONS_DIR / name / f"{name}.ipynb")
             wrong, alternative = cases(name)
-            submissions = {"solution": notebooks.with_answers(source),
-                           "release": notebooks.read(release)}
+            submissions = {"solution": notebooks.with_answers(source)}
             submissions.update({_student("wrong", i): notebooks.with_answers(source, w.answers)
                                 for i, w in enumerate(wrong)})
             submissions.update({_student("alternative", i): notebooks.with_answers(source, a.answers)
                                 for i, a in enumerate(alternative)})
-            for student, nb in submissions.items():
-                notebooks.write(nb, root / "submitted" / student / name / f"{name}.ipynb")
-            outcomes = autograde_batch(api, name, progress=False, workers=default_workers())
-            scores, maxima = {}, {}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with api.gradebook as gb:
-                    test_cells = [c for c in gb.find_notebook(name, name).grade_cells
-                                  if c.cell_type == "code"]
-                    for student in submissions:
-                        for cell in test_cells:
-                            grade = gb.find_grade(cell.name, name, name, student)
-                            scores[student, cell.name] = float(grade.score)
-                            maxima[cell.name] = float(cell.max_score)
-            results[name] = (scores, maxima, {o.student_id: o for o in outcomes})
+            results[name] = grade_trial(name, submissions, release_as="release", workers=default_workers())
         return results[name]
 
     return grade
@@ -99,7 +75,8 @@ def test_every_assignment_has_autograded_parts_and_a_written_answer():
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_solution_gets_full_marks_and_release_gets_zero(graded, name):
-    scores, maxima, outcomes = graded(name)
+    trial = graded(name)
+    scores, maxima, outcomes = trial.scores, trial.maxima, trial.outcomes
     assert outcomes["solution"].status == "graded", outcomes["solution"].reason
     for cell, top in maxima.items():
         assert scores["solution", cell] == top, f"solution lost points in {cell}"
@@ -109,7 +86,8 @@ def test_solution_gets_full_marks_and_release_gets_zero(graded, name):
 @pytest.mark.parametrize("name,index", [(n, i) for n in ASSIGNMENTS for i in range(len(cases(n)[0]))])
 def test_wrong_submission_loses_the_points_of_its_part(graded, name, index):
     mistake = cases(name)[0][index]
-    scores, maxima, _ = graded(name)
+    trial = graded(name)
+    scores, maxima = trial.scores, trial.maxima
     student = _student("wrong", index)
     unknown = mistake.loses - set(maxima)
     assert not unknown, f"{mistake.mistake}: no test cells named {sorted(unknown)}"
@@ -123,7 +101,8 @@ def test_wrong_submission_loses_the_points_of_its_part(graded, name, index):
 @pytest.mark.parametrize("name,index", [(n, i) for n in ASSIGNMENTS for i in range(len(cases(n)[1]))])
 def test_alternative_correct_submission_gets_full_marks(graded, name, index):
     alternative = cases(name)[1][index]
-    scores, maxima, _ = graded(name)
+    trial = graded(name)
+    scores, maxima = trial.scores, trial.maxima
     student = _student("alternative", index)
     for cell, top in maxima.items():
         assert scores[student, cell] == top, f"correct style '{alternative.style}' lost points in {cell}"
