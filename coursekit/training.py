@@ -96,7 +96,8 @@ def train_classifier(model: nn.Module, data: Split, optimizer: torch.optim.Optim
     return history
 
 
-def over_seeds(run: Callable[[int], object], seeds=(0, 1, 2)) -> np.ndarray:
+def over_seeds(run: Callable[[int], object], seeds=(0, 1, 2), *,
+               require_spread: bool = True) -> np.ndarray:
     r"""Repeat an experiment once per seed and stack the results: ``out[k] = run(seeds[k])``.
 
     One run says little when the seed (initial weights, order of the batches, dropout masks)
@@ -106,7 +107,9 @@ def over_seeds(run: Callable[[int], object], seeds=(0, 1, 2)) -> np.ndarray:
     so ``np.nanmean`` and :func:`mean_and_std` average over the seeds that got that far.
 
     A run that ignores its seed would give a spread of zero and a false sense of certainty:
-    two or more seeds are required, and identical results for all of them raise an error.
+    two or more seeds are required, and identical results for all of them raise an error,
+    unless ``require_spread=False`` says that they can legitimately agree (a network stuck at
+    the same constant prediction whatever its seed, a run that diverges at once).
     """
     seeds = list(seeds)
     if len(seeds) < 2:
@@ -120,7 +123,7 @@ def over_seeds(run: Callable[[int], object], seeds=(0, 1, 2)) -> np.ndarray:
     out = np.full((len(seeds), length), np.nan)
     for k, r in enumerate(results):
         out[k, :len(r)] = r
-    if all(np.array_equal(out[0], r, equal_nan=True) for r in out[1:]):
+    if require_spread and all(np.array_equal(out[0], r, equal_nan=True) for r in out[1:]):
         raise ValueError("every seed gave the same result: does run(seed) use its seed?")
     return out[:, 0] if scalars else out
 

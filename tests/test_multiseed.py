@@ -45,6 +45,13 @@ def test_a_run_that_ignores_its_seed_is_refused():
         over_seeds(lambda seed: noisy_curve(0))
 
 
+def test_identical_runs_are_kept_when_the_caller_says_they_may_agree():
+    runs = over_seeds(lambda seed: [0.1, 0.1], require_spread=False)
+    np.testing.assert_array_equal(runs, np.full((3, 2), 0.1))
+    runs = over_seeds(lambda seed: [], require_spread=False)
+    assert runs.shape == (3, 0)
+
+
 @pytest.mark.parametrize("seeds", [(0,), ()])
 def test_a_spread_needs_two_seeds(seeds):
     with pytest.raises(ValueError, match="at least two"):
