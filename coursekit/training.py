@@ -1,6 +1,6 @@
 """A small, seeded PyTorch training loop shared by the chapters' experiments.
 
-The chapters compare *one* ingredient at a time (an activation, a normalisation layer, an
+The chapters compare *one* ingredient at a time (an activation, a normalization layer, an
 optimizer...), so everything else (data, loop, evaluation) is this one piece of code.
 """
 
