@@ -1,6 +1,6 @@
 """A small, seeded PyTorch training loop shared by the chapters' experiments.
 
-The chapters compare *one* ingredient at a time (an activation, a normalisation layer, an
+The chapters compare *one* ingredient at a time (an activation, a normalization layer, an
 optimizer...), so everything else (data, loop, evaluation) is this one piece of code.
 """
 
@@ -94,3 +94,55 @@ def train_classifier(model: nn.Module, data: Split, optimizer: torch.optim.Optim
         if on_epoch is not None:
             history.extra.append(on_epoch(model))
     return history
+
+
+def over_seeds(run: Callable[[int], object], seeds=(0, 1, 2), *,
+               require_spread: bool = True) -> np.ndarray:
+    r"""Repeat an experiment once per seed and stack the results: ``out[k] = run(seeds[k])``.
+
+    One run says little when the seed (initial weights, order of the batches, dropout masks)
+    moves the result as much as the change under study. ``run(seed)`` returns a number or a
+    sequence (a curve per epoch); the result has shape ``(len(seeds), ...)``. Curves of
+    different lengths (a run that stopped early on a non-finite loss) are padded with NaN,
+    so ``np.nanmean`` and :func:`mean_and_std` average over the seeds that got that far.
+
+    A run that ignores its seed would give a spread of zero and a false sense of certainty:
+    two or more seeds are required, and identical results for all of them raise an error,
+    unless ``require_spread=False`` says that they can legitimately agree (a network stuck at
+    the same constant prediction whatever its seed, a run that diverges at once).
+    """
+    seeds = list(seeds)
+    if len(seeds) < 2:
+        raise ValueError(f"a spread needs at least two seeds, got {seeds}")
+    raw = [np.asarray(run(seed), dtype=np.float64) for seed in seeds]
+    scalars = all(r.ndim == 0 for r in raw)
+    results = [np.atleast_1d(r) for r in raw]
+    if any(r.ndim != 1 for r in results):
+        raise ValueError("run(seed) must return a number or a one-dimensional sequence")
+    length = max(len(r) for r in results)
+    out = np.full((len(seeds), length), np.nan)
+    for k, r in enumerate(results):
+        out[k, :len(r)] = r
+    if require_spread and all(np.array_equal(out[0], r, equal_nan=True) for r in out[1:]):
+        raise ValueError("every seed gave the same result: does run(seed) use its seed?")
+    return out[:, 0] if scalars else out
+
+
+def mean_and_std(runs, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean and sample standard deviation over the seeds (axis 0 of :func:`over_seeds`).
+
+    .. math:: \bar y = \frac1S \sum_{s=1}^S y_s, \qquad
+        \hat\sigma = \sqrt{\frac{1}{S-1} \sum_{s=1}^S (y_s - \bar y)^2},
+
+    ignoring NaN entries (runs that ended early); with a single finite value the standard
+    deviation is NaN (no spread can be estimated from one run).
+    """
+    runs = np.asarray(runs, dtype=np.float64)
+    finite = np.sum(~np.isnan(runs), axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(runs, axis=axis) / finite
+        dev = np.nansum((runs - np.expand_dims(mean, axis)) ** 2, axis=axis)
+        std = np.sqrt(dev / (finite - 1))
+    mean = np.where(finite > 0, mean, np.nan)
+    std = np.where(finite > 1, std, np.nan)
+    return mean, std

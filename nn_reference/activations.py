@@ -184,7 +184,7 @@ def elu(x, alpha: float = 1.0) -> np.ndarray:
     r"""Exponential linear unit: :math:`x` for :math:`x > 0`, :math:`\alpha(e^{x} - 1)` otherwise.
 
     Smooth at 0 when :math:`\alpha = 1`; saturates to :math:`-\alpha` for very negative
-    inputs, which pushes mean activations towards zero.
+    inputs, which pushes mean activations toward zero.
     """
     x = as_float(x)
     negative = alpha * np.expm1(np.minimum(x, 0))  # never exponentiates a large positive x

@@ -120,7 +120,7 @@ def quantize_per_channel(input, scales, zero_points, axis: int, dtype=np.int8) -
 
     For a weight of shape ``(out, in, ...)`` use ``axis=0``: each output channel gets a
     scale that fits its own range, so a channel of small weights is not crushed to a few
-    levels by a neighbour with large ones. Matches ``torch.quantize_per_channel``.
+    levels by a neighbor with large ones. Matches ``torch.quantize_per_channel``.
     """
     x = as_float(input)
     quant_min, quant_max = qrange(dtype)

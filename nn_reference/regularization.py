@@ -217,7 +217,7 @@ def rotate(x, angles_degrees) -> np.ndarray:
 
     a rigid rotation for square images (the case of torchvision's ``RandomRotation``).
     The input point :math:`(u', v')` is turned back into pixel coordinates
-    :math:`((u'+1)W - 1)/2` and interpolated between its four neighbours; neighbours
+    :math:`((u'+1)W - 1)/2` and interpolated between its four neighbors; neighbors
     outside the image count as 0. An angle of 0 returns the image unchanged.
     """
     x = _check_images(x)
@@ -279,8 +279,8 @@ def color_jitter(x, brightness: float = 0.0, contrast: float = 0.0, *,
         x' = \operatorname{clip}(b_n x), \qquad
         y = \operatorname{clip}\big(c_n x' + (1 - c_n)\,\bar x'\big),
 
-    with :math:`\bar x'` the mean grey level of the image (torchvision takes the mean of
-    the grey-scale version; for one channel it is the plain mean). torchvision also
+    with :math:`\bar x'` the mean gray level of the image (torchvision takes the mean of
+    the gray-scale version; for one channel it is the plain mean). torchvision also
     shuffles the order of the adjustments; we keep it fixed. Zero strength is the identity.
     """
     x = _check_images(x)

@@ -227,7 +227,7 @@ def smooth_losses(losses, beta: float = 0.98) -> np.ndarray:
         m_t = \beta m_{t-1} + (1-\beta)\,\ell_t,\quad m_0 = 0, \qquad
         \hat m_t = \frac{m_t}{1 - \beta^t} .
 
-    Without the correction the first values are pulled towards zero (a constant loss of 2
+    Without the correction the first values are pulled toward zero (a constant loss of 2
     would start at 0.04). Returns float64; ``losses`` is not modified.
     """
     losses = np.asarray(losses, dtype=np.float64)

@@ -138,7 +138,7 @@ def test_sigmoid_derivative_is_at_most_a_quarter():
 
 
 
-# --------------------------------------------------------------------------- edge behaviour
+# --------------------------------------------------------------------------- edge behavior
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("name", CASES)

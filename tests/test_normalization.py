@@ -312,7 +312,7 @@ def test_fused_batch_norm_equals_linear_then_eval_batch_norm(dtype):
 
 
 
-# --------------------------------------------------------------------------- edge behaviour
+# --------------------------------------------------------------------------- edge behavior
 
 def test_fuse_batch_norm_without_affine_parameters_is_finite_and_exact():
     """Batch norm with affine=False has weight = bias = None; fusing must use gamma = 1, beta = 0
