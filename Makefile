@@ -37,7 +37,7 @@ bench: setup  ## timings: chapter execution and batch autograding
 	$(BIN)/python benchmarks/bench_chapters.py
 	$(BIN)/python benchmarks/bench_autograde.py
 
-mutants: setup  ## mutation testing of every assignment's hidden tests (about N min on two cores)
+mutants: setup  ## mutation testing of every assignment's hidden tests (about 1,900 mutants, each graded)
 	$(BIN)/python -m grader mutants
 
 clean:
