@@ -51,13 +51,16 @@ def kaiming_normal(shape, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=N
         raise ValueError(mode)
     fan_in, fan_out = FAN_IN, FAN_OUT
     fan = fan_in if mode == "fan_in" else fan_out
+    gains = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0,
+             "tanh": 5 / 3, "relu": np.sqrt(2), "selu": 0.75}
     if nonlinearity == "leaky_relu":
         g = LEAKY
+    elif nonlinearity in gains:
+        g = gains[nonlinearity]
     else:
-        g = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0,
-             "tanh": 5 / 3, "relu": np.sqrt(2), "selu": 0.75}[nonlinearity]
+        raise ValueError(nonlinearity)
     std = STD
-    return SAMPLE.astype(np.float32)
+    return (SAMPLE).astype(np.float32)
 '''
 
 
