@@ -51,13 +51,16 @@ def kaiming_normal(shape, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=N
         raise ValueError(mode)
     fan_in, fan_out = FAN_IN, FAN_OUT
     fan = fan_in if mode == "fan_in" else fan_out
+    gains = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0,
+             "tanh": 5 / 3, "relu": np.sqrt(2), "selu": 0.75}
     if nonlinearity == "leaky_relu":
         g = LEAKY
+    elif nonlinearity in gains:
+        g = gains[nonlinearity]
     else:
-        g = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0,
-             "tanh": 5 / 3, "relu": np.sqrt(2), "selu": 0.75}[nonlinearity]
+        raise ValueError(nonlinearity)
     std = STD
-    return SAMPLE.astype(np.float32)
+    return (SAMPLE).astype(np.float32)
 '''
 
 
@@ -219,7 +222,9 @@ ALTERNATIVE = [
                           "    elif nonlinearity == 'leaky_relu':\n        g2 = 2.0 / (1 + a * a)\n"
                           "    elif nonlinearity == 'tanh':\n        g2 = 25 / 9\n"
                           "    elif nonlinearity == 'selu':\n        g2 = 9 / 16\n"
-                          "    else:\n        g2 = 1.0\n"
+                          "    elif nonlinearity in ('linear', 'sigmoid') or nonlinearity.startswith('conv'):\n"
+                          "        g2 = 1.0\n"
+                          "    else:\n        raise ValueError(nonlinearity)\n"
                           "    return rng.standard_normal(size=tuple(shape), dtype=np.float32) * np.float32(np.sqrt(g2 / fan))",
         "xavier_uniform": "def xavier_uniform(shape, gain=1.0, rng=None):\n"
                           "    rng = np.random.default_rng() if rng is None else rng\n"
@@ -238,5 +243,81 @@ ALTERNATIVE = [
                             "        m = h.sum() / h.size\n        out_m.append(float(m))\n"
                             "        out_s.append(float(np.sqrt(((h - m) ** 2).sum() / h.size)))\n"
                             "    return out_m, out_s",
+    }),
+    Alternative("numpy integers from np.prod, math-module gains, a fan helper, rng.normal with keywords, "
+                "np.asarray cast to float32, a layer loop returning lists", {
+        "compute_fans": """
+def compute_fans(shape):
+    dims = list(shape)
+    if len(dims) < 2:
+        raise ValueError('a weight has at least two dimensions')
+    area = np.prod(dims[2:], dtype=np.int64)
+    return dims[1] * area, dims[0] * area
+""",
+        "calculate_gain": """
+import math
+def calculate_gain(nonlinearity, param=None):
+    if nonlinearity == 'leaky_relu':
+        a = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1.0 + a * a))
+    table = dict(linear=1.0, conv1d=1.0, conv2d=1.0, conv3d=1.0, sigmoid=1.0, tanh=5.0 / 3.0,
+                 relu=math.sqrt(2.0), selu=0.75)
+    if nonlinearity not in table:
+        raise ValueError(f'no gain for {nonlinearity}')
+    return table[nonlinearity]
+""",
+        "kaiming_normal": """
+def _fan(shape, mode):
+    area = 1
+    for k in shape[2:]:
+        area *= k
+    if mode == 'fan_in':
+        return shape[1] * area
+    if mode == 'fan_out':
+        return shape[0] * area
+    raise ValueError(f'unknown mode {mode}')
+
+
+def kaiming_normal(shape, a=0.0, mode='fan_in', nonlinearity='leaky_relu', rng=None):
+    if rng is None:
+        rng = np.random.default_rng()
+    fan = _fan(tuple(shape), mode)
+    squared = {'linear': 1.0, 'conv1d': 1.0, 'conv2d': 1.0, 'conv3d': 1.0, 'sigmoid': 1.0,
+               'tanh': 25.0 / 9.0, 'relu': 2.0, 'selu': 9.0 / 16.0, 'leaky_relu': 2.0 / (1.0 + a ** 2)}
+    if nonlinearity not in squared:
+        raise ValueError(nonlinearity)
+    w = rng.normal(loc=0.0, scale=np.sqrt(squared[nonlinearity] / fan), size=tuple(shape))
+    return np.asarray(w, dtype=np.float32)
+""",
+        "xavier_uniform": """
+def xavier_uniform(shape, gain=1.0, rng=None):
+    rng = np.random.default_rng() if rng is None else rng
+    shape = tuple(shape)
+    area = 1
+    for k in shape[2:]:
+        area *= k
+    b = gain * (6.0 / ((shape[0] + shape[1]) * area)) ** 0.5
+    return rng.uniform(low=-b, high=b, size=shape).astype(np.float32)
+""",
+        "activation_stats": """
+def activation_stats(x, weights, nonlinearity):
+    h = np.array(x, dtype=np.float64)
+    means, stds = [], []
+    for w in weights:
+        z = h @ np.transpose(np.asarray(w, dtype=np.float64))
+        if nonlinearity == 'linear':
+            h = z
+        elif nonlinearity == 'tanh':
+            h = np.tanh(z)
+        elif nonlinearity == 'sigmoid':
+            h = np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
+        elif nonlinearity == 'relu':
+            h = np.clip(z, 0, None)
+        else:
+            h = np.where(z >= 0, z, 0.01 * z)
+        means.append(float(np.mean(h)))
+        stds.append(float(np.sqrt(np.mean((h - np.mean(h)) ** 2))))
+    return means, stds
+""",
     }),
 ]

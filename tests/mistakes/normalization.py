@@ -214,7 +214,7 @@ def group_norm(x, num_groups, weight, bias, eps=1e-5):
         for g in range(num_groups):
             block = x[n, g * size:(g + 1) * size]
             out[n, g * size:(g + 1) * size] = (block - block.mean()) / np.sqrt(block.var() + eps)
-    return out * weight[None, :, None, None] + bias[None, :, None, None]
+    return (out * weight[None, :, None, None] + bias[None, :, None, None]).astype(x.dtype)
 ''',
     }),
     Alternative("channels moved first and flattened; staged (CS231n computational-graph) backward", {
@@ -223,7 +223,9 @@ def update_running_stats(running_mean, running_var, x, momentum=0.1):
     flat = np.moveaxis(np.asarray(x), 1, 0).reshape(np.shape(x)[1], -1)
     mu = flat.mean(axis=1)
     var = flat.var(axis=1, ddof=1)
-    return running_mean + momentum * (mu - running_mean), running_var + momentum * (var - running_var)
+    new_mean = running_mean + momentum * (mu - running_mean)
+    new_var = running_var + momentum * (var - running_var)
+    return new_mean.astype(running_mean.dtype), new_var.astype(running_var.dtype)
 ''',
         "batch_norm_forward": '''
 def batch_norm_forward(x, running_mean, running_var, weight, bias, training, eps=1e-5):
@@ -284,6 +286,69 @@ def batch_norm_backward(grad_output, x, weight, eps=1e-5):
     dx = gamma * (m * g - g.sum(axis=axes, keepdims=True)
                   - xhat * (g * xhat).sum(axis=axes, keepdims=True)) / (m * sigma)
     return dx.astype(x.dtype), (g * xhat).sum(axis=axes).astype(x.dtype), g.sum(axis=axes).astype(x.dtype)
+''',
+    }),
+    Alternative("helpers, float64 intermediates cast back, in-place updates of copies, scale-and-shift form, einsum", {
+        "update_running_stats": '''
+def _channel_stats(x):
+    x64 = np.asarray(x, dtype=np.float64)
+    flat = np.swapaxes(x64, 0, 1).reshape(x64.shape[1], -1)
+    return flat.mean(axis=1), np.var(flat, axis=1, ddof=1)
+
+
+def update_running_stats(running_mean, running_var, x, momentum=0.1):
+    mu, s2 = _channel_stats(x)
+    new_mean = running_mean.copy()
+    new_var = running_var.copy()
+    new_mean *= 1 - momentum
+    new_mean += momentum * mu
+    new_var *= 1 - momentum
+    new_var += momentum * s2
+    return new_mean, new_var
+''',
+        "batch_norm_forward": '''
+def _per_channel(v, ndim):
+    return np.asarray(v, dtype=np.float64).reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batch_norm_forward(x, running_mean, running_var, weight, bias, training, eps=1e-5):
+    x64 = np.asarray(x, dtype=np.float64)
+    if training:
+        axes = tuple(i for i in range(x64.ndim) if i != 1)
+        mean = x64.mean(axis=axes, keepdims=True)
+        var = ((x64 - mean) ** 2).mean(axis=axes, keepdims=True)
+    else:
+        mean, var = _per_channel(running_mean, x64.ndim), _per_channel(running_var, x64.ndim)
+    scale = _per_channel(weight, x64.ndim) / np.sqrt(var + eps)
+    shift = _per_channel(bias, x64.ndim) - mean * scale
+    return (x64 * scale + shift).astype(np.asarray(x).dtype)
+''',
+        "batch_norm_backward": '''
+def batch_norm_backward(grad_output, x, weight, eps=1e-5):
+    dtype = np.asarray(x).dtype
+    x64 = np.moveaxis(np.asarray(x, dtype=np.float64), 1, -1).reshape(-1, np.shape(x)[1])  # (m, C)
+    g64 = np.moveaxis(np.asarray(grad_output, dtype=np.float64), 1, -1).reshape(x64.shape)
+    m = x64.shape[0]
+    inv_std = 1.0 / np.sqrt(x64.var(axis=0) + eps)
+    x_hat = (x64 - x64.mean(axis=0)) * inv_std
+    grad_bias = np.einsum("mc->c", g64)
+    grad_weight = np.einsum("mc,mc->c", g64, x_hat)
+    dx = (np.asarray(weight, dtype=np.float64) * inv_std / m) * (m * g64 - grad_bias - x_hat * grad_weight)
+    moved = np.moveaxis(np.asarray(x), 1, -1).shape
+    grad_x = np.moveaxis(dx.reshape(moved), -1, 1)
+    return grad_x.astype(dtype), grad_weight.astype(dtype), grad_bias.astype(dtype)
+''',
+        "group_norm": '''
+def group_norm(x, num_groups, weight, bias, eps=1e-5):
+    x = np.asarray(x)
+    out = np.empty_like(x)
+    for n in range(x.shape[0]):
+        for channels in np.array_split(np.arange(x.shape[1]), num_groups):
+            block = x[n, channels].astype(np.float64)
+            x_hat = (block - block.mean()) / np.sqrt(block.var() + eps)
+            out[n, channels] = np.asarray(weight, dtype=np.float64)[channels, None, None] * x_hat \
+                + np.asarray(bias, dtype=np.float64)[channels, None, None]
+    return out
 ''',
     }),
 ]
