@@ -163,7 +163,7 @@ ALTERNATIVE = [
                           "    x64, g64 = x.astype(np.float64), grad_output.astype(np.float64)\n"
                           "    s = np.exp(-np.logaddexp(0.0, -beta * x64))\n"
                           "    grad_x = g64 * (s + beta * x64 * s * (1 - s))\n"
-                          "    return grad_x.astype(x.dtype), np.einsum('...,...->', g64, x64 * x64 * s * (1 - s))",
+                          "    return grad_x.astype(x.dtype), np.einsum('i,i->', g64.ravel(), (x64 * x64 * s * (1 - s)).ravel())",
         "layer_gradient_norms": grad_norms().replace("np.linalg.norm(hs[l].T @ delta)",
                                                      "np.sqrt(np.sum(np.einsum('ni,nj->ij', hs[l], delta) ** 2))")
                                             .replace("(z > 0) * 1.0", "np.heaviside(z, 0.0)"),

@@ -200,7 +200,7 @@ ALTERNATIVE = [
                              "    if nesterov:\n        return param - lr * (g + momentum * buf), buf\n"
                              "    return param - lr * buf, buf\n",
         "clip_grad_norm": "def clip_grad_norm(grads, max_norm):\n"
-                          "    total = np.sqrt(sum(float(np.einsum('...,...->', g, g)) for g in grads))\n"
+                          "    total = np.sqrt(sum(float(np.einsum('i,i->', g.ravel(), g.ravel())) for g in grads))\n"
                           "    coef = max_norm / (total + 1e-6)\n"
                           "    if coef >= 1:\n        return [np.array(g) for g in grads], total\n"
                           "    return [g * g.dtype.type(coef) for g in grads], total\n",
