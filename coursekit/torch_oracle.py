@@ -53,13 +53,18 @@ def call_quietly(fn, *args):
 
 
 def check_elementwise(student_fn, oracle_fn, name: str, cases=None) -> None:
-    """Compare ``student_fn(x)`` with ``oracle_fn(tensor)`` on every case, dtype included,
-    and check that the input array was left untouched."""
+    """Compare ``student_fn(x)`` with ``oracle_fn(tensor)`` on every case, dtype included.
+
+    The oracle sees a copy of ``x`` taken before the call, and the input is checked to be
+    unchanged before the values are compared, so that a function that modifies its input is
+    told so (rather than that its values differ).
+    """
     from coursekit.checks import check_array
 
     for label, x in (cases if cases is not None else elementwise_cases()):
         before = x.copy()
+        expected = to_numpy(oracle_fn(to_torch(before)))
         result = call_quietly(student_fn, x)
-        check_array(result, to_numpy(oracle_fn(to_torch(x))), f"{name}, {label}")
         if not np.array_equal(x, before, equal_nan=True):
-            raise AssertionError(f"{name} modified its input ({label})")
+            raise AssertionError(f"{name} modified its input x ({label}): compute a new array")
+        check_array(result, expected, f"{name}, {label}")

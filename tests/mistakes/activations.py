@@ -110,6 +110,27 @@ WRONG = [
     Wrong("gradient norms with GELU's constant sqrt(pi / 2) instead of sqrt(2 / pi)",
           {"layer_gradient_norms": grad_norms(gelu_c="np.sqrt(np.pi / 2)")},
           loses="test_layer_gradient_norms"),
+    Wrong("gradient norms with a ReLU derivative of 1 at z = 0",
+          {"layer_gradient_norms": grad_norms().replace("(z > 0) * 1.0", "np.heaviside(z, 1.0)")},
+          loses="test_layer_gradient_norms"),
+    Wrong("gradient norms with a Leaky ReLU derivative of 1 at z = 0",
+          {"layer_gradient_norms": grad_norms(leaky_grad="lambda z: np.where(z >= 0, 1.0, 0.01)")},
+          loses="test_layer_gradient_norms"),
+    Wrong("swish backward that scales grad_output in place",
+          {"swish_backward": "def swish_backward(g, x, beta):\n    s = _sigmoid(beta * x)\n"
+                             "    gb = float(np.sum(g * x * x * s * (1 - s)))\n"
+                             "    g *= s + beta * x * s * (1 - s)\n"
+                             "    return g, gb\n" + _SIGMOID_HELPER},
+          loses="test_swish_backward"),
+    Wrong("swish computed in float64 for a float32 input",
+          {"swish": "def swish(x, beta):\n    x = np.asarray(x, dtype=np.float64)\n"
+                    "    return x * _stable_sigmoid(beta * x)\n"
+                   + _SIGMOID_HELPER.replace("_sigmoid", "_stable_sigmoid")},
+          loses={"test_swish"}),
+    Wrong("log-sigmoid derivative returned in float64 for a float32 input",
+          {"log_sigmoid_grad": "def log_sigmoid_grad(x):\n    x = x.astype(np.float64)\n"
+                               "    return _sigmoid(-x)\n" + _SIGMOID_HELPER},
+          loses="test_log_sigmoid_grad"),
     Wrong("dead units counted as the fraction of zero activations",
           {"dead_unit_fraction": "def dead_unit_fraction(x, weights, biases):\n    h, out = x, []\n"
                                  "    for w, b in zip(weights, biases):\n        h = np.maximum(h @ w + b, 0)\n"
@@ -129,6 +150,30 @@ WRONG = [
 ]
 
 ALTERNATIVE = [
+    Alternative("float64 intermediates cast back, masked assignments, einsum weight gradients, unit loops", {
+        "log_sigmoid": "def log_sigmoid(x):\n    x64 = x.astype(np.float64)\n"
+                       "    return (np.minimum(x64, 0) - np.log1p(np.exp(-np.abs(x64)))).astype(x.dtype)",
+        "log_sigmoid_grad": "def log_sigmoid_grad(x):\n    out = np.empty_like(x)\n    pos = x >= 0\n"
+                            "    e = np.exp(-x[pos])\n    out[pos] = e / (1 + e)\n"
+                            "    out[~pos] = 1 / (1 + np.exp(x[~pos]))\n    return out",
+        "swish": "def swish(x, beta):\n    u = beta * x.astype(np.float64)\n"
+                 "    s = np.exp(-np.logaddexp(0.0, -u))\n"
+                 "    return (x.astype(np.float64) * s).astype(x.dtype)",
+        "swish_backward": "def swish_backward(grad_output, x, beta):\n"
+                          "    x64, g64 = x.astype(np.float64), grad_output.astype(np.float64)\n"
+                          "    s = np.exp(-np.logaddexp(0.0, -beta * x64))\n"
+                          "    grad_x = g64 * (s + beta * x64 * s * (1 - s))\n"
+                          "    return grad_x.astype(x.dtype), np.einsum('i,i->', g64.ravel(), (x64 * x64 * s * (1 - s)).ravel())",
+        "layer_gradient_norms": grad_norms().replace("np.linalg.norm(hs[l].T @ delta)",
+                                                     "np.sqrt(np.sum(np.einsum('ni,nj->ij', hs[l], delta) ** 2))")
+                                            .replace("(z > 0) * 1.0", "np.heaviside(z, 0.0)"),
+        "dead_unit_fraction": "def dead_unit_fraction(x, weights, biases):\n    out = np.zeros(len(weights))\n"
+                              "    h = x\n    for l, (w, b) in enumerate(zip(weights, biases)):\n"
+                              "        h = np.maximum(h @ w + b, 0)\n"
+                              "        dead = 0\n        for j in range(h.shape[1]):\n"
+                              "            if not np.any(h[:, j] > 0):\n                dead += 1\n"
+                              "        out[l] = dead / h.shape[1]\n    return out",
+    }),
     Alternative("log-sigmoid as -logaddexp(0, -x), derivative via exp(log-sigmoid(-x))", {
         "log_sigmoid": "def log_sigmoid(x):\n    x = np.asarray(x)\n"
                        "    if x.dtype.kind != 'f':\n        x = x.astype(float)\n"

@@ -128,6 +128,14 @@ WRONG = [
     Wrong("momentum: a dampened buffer mu b + (1 - mu) g started at zero (an average, not PyTorch's sum)",
           {"sgd_momentum_step": sgd(first="(1 - momentum) * g", update="momentum * buf + (1 - momentum) * g")},
           loses="test_sgd_momentum_step"),
+    Wrong("momentum: weight decay subtracted from the gradient (g - lambda theta)",
+          {"sgd_momentum_step": sgd(grad="grad - weight_decay * param")}, loses="test_sgd_momentum_step"),
+    Wrong("momentum: the parameter updated in place (and returned)",
+          {"sgd_momentum_step": "def sgd_momentum_step(param, grad, buf, lr, momentum=0.9, nesterov=False, weight_decay=0.0):\n"
+                                "    g = grad + weight_decay * param\n"
+                                "    buf = g.copy() if buf is None else momentum * buf + g\n"
+                                "    param -= lr * (g + momentum * buf if nesterov else buf)\n"
+                                "    return param, buf\n"}, loses="test_sgd_momentum_step"),
     # ---- Part 3: clipping
     Wrong("clipping each tensor separately by its own norm",
           {"clip_grad_norm": "def clip_grad_norm(grads, max_norm):\n"
@@ -167,6 +175,8 @@ WRONG = [
           loses="test_minibatches"),
     Wrong("iterator that never shuffles",
           {"minibatches": batches(inside="order = np.arange(n)")}, loses="test_minibatches"),
+    Wrong("iterator that shuffles with the global np.random state instead of rng",
+          {"minibatches": batches(inside="order = np.random.permutation(n)")}, loses="test_minibatches"),
     Wrong("iterator that shuffles x and y with different orders",
           {"minibatches": batches(inside="order, other = rng.permutation(n), rng.permutation(n)",
                                   yld="yield x[order[start:start + batch_size]], y[other[start:start + batch_size]]")},
@@ -174,6 +184,41 @@ WRONG = [
 ]
 
 ALTERNATIVE = [
+    Alternative("float64 intermediates cast back, the first buffer returned as g itself, float32 norms, "
+                "rng.choice orders", {
+        "adam_step": "def adam_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):\n"
+                     "    p64, g64 = param.astype(np.float64), grad.astype(np.float64)\n"
+                     "    t = t + 1\n"
+                     "    m = (betas[0] * m + (1 - betas[0]) * g64).astype(param.dtype)\n"
+                     "    v = (betas[1] * v + (1 - betas[1]) * g64 ** 2).astype(param.dtype)\n"
+                     "    m_hat = m.astype(np.float64) / (1 - betas[0] ** t)\n"
+                     "    v_hat = v.astype(np.float64) / (1 - betas[1] ** t)\n"
+                     "    return (p64 - lr * m_hat / (np.sqrt(v_hat) + eps)).astype(param.dtype), m, v, t\n",
+        "sgd_momentum_step": "def sgd_momentum_step(param, grad, buf, lr, momentum=0.9, nesterov=False, weight_decay=0.0):\n"
+                             "    g = grad + weight_decay * param if weight_decay != 0 else grad\n"
+                             "    buf = g if buf is None else momentum * buf + g\n"
+                             "    if nesterov:\n        return param - lr * (g + momentum * buf), buf\n"
+                             "    return param - lr * buf, buf\n",
+        "clip_grad_norm": "def clip_grad_norm(grads, max_norm):\n"
+                          "    total = np.sqrt(sum(float(np.einsum('i,i->', g.ravel(), g.ravel())) for g in grads))\n"
+                          "    coef = max_norm / (total + 1e-6)\n"
+                          "    if coef >= 1:\n        return [np.array(g) for g in grads], total\n"
+                          "    return [g * g.dtype.type(coef) for g in grads], total\n",
+        "warmup_cosine_lr": "import math\n"
+                            "def warmup_cosine_lr(step, base_lr, warmup_steps, total_steps, start_factor=0.0, eta_min=0.0):\n"
+                            "    if step >= total_steps:\n        return eta_min\n"
+                            "    if step <= warmup_steps and warmup_steps > 0:\n"
+                            "        return base_lr * (start_factor + (1 - start_factor) * step / warmup_steps)\n"
+                            "    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * (step - warmup_steps)\n"
+                            "                                                     / (total_steps - warmup_steps))) / 2\n",
+        "minibatches": "def minibatches(x, y, batch_size, epochs, rng):\n"
+                       "    n = len(y)\n"
+                       "    for _ in range(epochs):\n"
+                       "        order = rng.choice(n, size=n, replace=False)\n"
+                       "        for k in range(-(-n // batch_size)):\n"
+                       "            idx = order[k * batch_size:(k + 1) * batch_size]\n"
+                       "            yield np.take(x, idx, axis=0), np.take(y, idx, axis=0)\n",
+    }),
     Alternative("PyTorch's own arithmetic (step size and denominator), in-place state, zero-started buffer", {
         "adam_step": "def adam_step(param, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):\n"
                      "    beta1, beta2 = betas\n    t += 1\n"
