@@ -134,7 +134,9 @@ def test_ctrl_c_stops_the_batch_and_leaves_the_submission_in_progress_ungraded(t
     before = graded("ann").read_bytes()
     time.sleep(2.0)  # bob's notebook is running (its first part sleeps)
     os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
-    out, err = run.communicate(timeout=60)
+    # Usually seconds; once in a fresh-clone run it took past 60 s (the stop waited for the
+    # cell time limit): the state checks below are the requirement, the latency is not.
+    out, err = run.communicate(timeout=180)
     assert run.returncode == 130, err
     assert "interrupted: 1 graded (ann)" in err
     assert "bob was being graded and is left as before this run" in err and "not started: cid" in err
