@@ -17,7 +17,7 @@ from grader.autograde import Outcome
 from grader.course import SOLUTIONS_DIR, GradingError, assignment_names
 from grader.mutation.equivalents import Equivalent, equivalents_file, load_equivalents
 from grader.mutation.generate import assignment_mutants, cell_mutants
-from grader.mutation.operators import COURSE_OPERATORS
+from grader.mutation.operators import COURSE_OPERATORS, WrongRandomSource
 from grader.mutation.run import classify, run_mutants
 from grader.trial import TrialGrades
 
@@ -35,7 +35,7 @@ def test_operators_leave_unrelated_code_alone():
         if cls.__name__ not in ("WrongRandomSource",):
             assert mutate_code(code, cls(), 0) in (None, code) or cls.__name__ == "RemoveStatement"
     # a def parameter named rng is not a use of the generator
-    assert mutate_code("def f(x, rng):\n    return x\n", COURSE_OPERATORS[5](), 0) is None
+    assert mutate_code("def f(x, rng):\n    return x\n", WrongRandomSource(), 0) is None
 
 
 CELL = '''def scale(x, lam):
