@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from grader import history, notebooks
 from grader.course import SOLUTIONS_DIR, course_root
+from grader.judge import stop
 from grader.judge.judge import exported_names
 from grader.submissions import expected_notebook
 
@@ -159,9 +160,8 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
                 with _deferred(interrupted):
                     current = _Snapshot(api, root, assignment, student)
                 bar.set_postfix_str(student)
-                outcome = _grade_one(api, root, assignment, student, max_score, located[student])
-                if interrupted["hit"]:  # nbgrader caught the KeyboardInterrupt and called it a failure
-                    raise KeyboardInterrupt
+                with _cooperative(interrupted):
+                    outcome = _grade_one(api, root, assignment, student, max_score, located[student])
                 interrupted["defer"] = True  # graded: a Ctrl-C from here on stops after this student
                 notes = [outcome.reason]
                 if events[student] == "resubmission":
@@ -209,15 +209,23 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
 
 @contextlib.contextmanager
 def _interruptible():
-    """Record a Ctrl-C (nbgrader's ``autograde`` catches every exception, KeyboardInterrupt too)."""
-    state = {"hit": False, "defer": False, "main": threading.current_thread() is threading.main_thread()}
+    """Record a Ctrl-C (nbgrader's ``autograde`` catches every exception, KeyboardInterrupt too).
+
+    Outside the blocks marked ``_deferred`` or ``_cooperative`` a Ctrl-C raises
+    ``KeyboardInterrupt`` at once; inside them it is recorded (``hit``) and takes effect at the
+    block's end, and inside ``_cooperative`` the judge also stops at its next wait.
+    """
+    state = {"hit": False, "defer": False, "cooperative": False,
+             "main": threading.current_thread() is threading.main_thread()}
+    stop.clear()
     if not state["main"]:  # signal handlers can only be set in the main thread
         yield state
         return
 
     def handler(signum, frame):
         state["hit"] = True
-        if not state["defer"]:
+        stop.request()
+        if not state["defer"] and not state["cooperative"]:
             raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, handler)
@@ -225,6 +233,20 @@ def _interruptible():
         yield state
     finally:
         signal.signal(signal.SIGINT, previous)
+        stop.clear()
+
+
+@contextlib.contextmanager
+def _cooperative(state):
+    """Grading one student: a Ctrl-C stops the judge at its next wait (``grader.judge.stop``),
+    never in the middle of a step, and ``KeyboardInterrupt`` is raised after the block."""
+    state["cooperative"] = True
+    try:
+        yield
+    finally:
+        state["cooperative"] = False
+    if state["hit"]:
+        raise KeyboardInterrupt
 
 
 def _stop_local_workers(workers: int) -> None:

@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import signal
 import sys
+import threading
 
 from grader.course import (GRADER_DIR, GradingError, assignment_names, check_assignment, course_environment,
                            course_root, load_config)
@@ -349,10 +351,31 @@ def _course_dir(args) -> pathlib.Path:
     return root.resolve()
 
 
+class _CtrlC:
+    """Ctrl-C raises ``KeyboardInterrupt`` as usual, and is remembered: nbgrader's API catches
+    it and reports a failed step, which the command must report as the interruption."""
+
+    def __init__(self):
+        self.pressed = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+
+    def _handler(self, signum, frame):
+        self.pressed = True
+        raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
 def main(argv=None) -> int:
     from grader.lock import course_lock
 
     args = build_parser().parse_args(argv)
+    ctrl_c = _CtrlC()
     try:
         if args.command == "mutants":  # grades in throw-away courses of its own: no course, no lock
             args.run(args)
@@ -362,14 +385,14 @@ def main(argv=None) -> int:
             command = " ".join(["python -m grader", *(argv if argv is not None else sys.argv[1:])])
             with course_lock(root, command, wait=args.wait):
                 args.run(args)
-    except GradingError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt as stop:
         if not stop.args:  # a batch says what it had done (BatchInterrupted)
             print("interrupted", file=sys.stderr)
         return 130
-    except (OSError, _database_errors()) as err:  # a path or gradebook the instructor gave
+    except (GradingError, OSError, _database_errors()) as err:  # a path or gradebook the instructor gave
+        if ctrl_c.pressed:  # nbgrader turned the KeyboardInterrupt into a failure of its step
+            print("interrupted", file=sys.stderr)
+            return 130
         print(f"error: {err}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as err:
@@ -379,6 +402,8 @@ def main(argv=None) -> int:
         print(f"error: the gradebook URL {url} needs a database driver that is not installed "
               f"({err})", file=sys.stderr)
         return 2
+    finally:
+        ctrl_c.restore()
     return 0
 
 

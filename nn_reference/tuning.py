@@ -343,7 +343,15 @@ def running_median(values, window: int = 5) -> np.ndarray:
     the part of the window that exists. One outlier cannot move a median of 3 or more."""
     v = np.asarray(values, dtype=np.float64)
     half = window // 2
-    return np.array([np.median(v[max(0, i - half):i + half + 1]) for i in range(len(v))])
+    width, n = 2 * half + 1, len(v)
+    out = np.empty(n)
+    ends = range(n)
+    if n >= width:  # the full windows at once; only the ends one by one
+        out[half:n - half] = np.median(np.lib.stride_tricks.sliding_window_view(v, width), axis=1)
+        ends = [*range(half), *range(n - half, n)]
+    for i in ends:
+        out[i] = np.median(v[max(0, i - half):i + half + 1])
+    return out
 
 
 def diagnose(train_loss, val_loss=None, grad_norms=None, *, flat_tol: float = 0.02,

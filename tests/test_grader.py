@@ -197,3 +197,21 @@ def test_no_sandbox_grades_with_a_loud_warning_recorded_in_the_report(tmp_path, 
     assert "WITHOUT the sandbox" in capsys.readouterr().err
     row = report(root)["good"]
     assert float(row["score"]) == 12.0 and "WITHOUT the sandbox" in row["reason"]
+
+
+def test_the_gradebook_schema_revision_is_what_alembic_reports():
+    """New gradebooks are stamped with ``alembic_head`` (in-process) instead of nbgrader's run of
+    the ``alembic heads`` program: both must name the same revision."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    from grader.course import alembic_head
+
+    with _temp_alembic_ini("sqlite:////nonexistent/gradebook.db") as ini:
+        printed = subprocess.run([str(Path(sys.executable).parent / "alembic"), "-c", ini, "heads"],
+                                 capture_output=True, text=True, check=True).stdout
+    assert printed.split()[0] == alembic_head()
+    assert len(alembic_head()) == 12 and int(alembic_head(), 16) >= 0

@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 from dataclasses import dataclass
 
@@ -118,7 +119,12 @@ _WARM = _WarmKernels()
 
 
 def _worker_init() -> None:
-    """Import what the hidden tests use once per worker, not once per submission."""
+    """Import what the hidden tests use once per worker, not once per submission.
+
+    A worker ignores Ctrl-C (it reaches the whole process group): the grader's own process
+    decides what stops, and ends the workers itself (``autograde._stop_local_workers``).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch  # noqa: F401  (the oracle)
 
     torch.set_num_threads(1)

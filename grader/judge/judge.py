@@ -29,6 +29,7 @@ from typing import Callable
 
 import nbformat
 
+from grader.judge import stop
 from grader.judge.kernel import CellTimeout, KernelDied, OutputLimit, StudentKernel
 from grader.judge.proxy import ProtocolError, StudentSession
 from grader.notebooks import solution_text
@@ -124,6 +125,7 @@ class Judge:
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
+                stop.check()
                 self._count += 1
                 cell.execution_count = self._count
                 if is_test_cell(cell):

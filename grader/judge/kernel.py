@@ -25,7 +25,7 @@ import zmq
 from jupyter_client import BlockingKernelClient
 from jupyter_client.connect import channel_socket_types
 
-from grader.judge import sandbox
+from grader.judge import sandbox, stop
 from grader.judge.agent import REPLY_TYPE, REQUEST_TYPE
 
 MAX_MESSAGE = 32 << 20
@@ -95,16 +95,16 @@ class StudentKernel:
             outside = dict(connection, ip=f"{self.process.ipc_dir}/k")
         else:
             outside = self._start_unconfined()
-        self.client = _Client()
-        self.client.load_connection_info(outside)
-        self.client.start_channels(hb=False)  # liveness is the process itself, not heartbeats
         try:
+            self.client = _Client()
+            self.client.load_connection_info(outside)
+            self.client.start_channels(hb=False)  # liveness is the process itself, not heartbeats
             self._wait_ready(timeout)
-        except KernelDied:
+            self._kernel_pid = self._find_kernel_pid()
+            result = self.execute(_BOOTSTRAP, timeout=timeout)
+        except BaseException:  # a kernel that did not start (or a stop request) leaves nothing open
             self.shutdown()
             raise
-        self._kernel_pid = self._find_kernel_pid()
-        result = self.execute(_BOOTSTRAP, timeout=timeout)
         if result.status != "ok":
             self.shutdown()
             raise KernelDied(f"the judge's agent did not start: {result.outputs}")
@@ -113,6 +113,7 @@ class StudentKernel:
         """Until the kernel answers ``kernel_info``; fail early if its process ends."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            stop.check()
             if not self.alive():
                 raise KernelDied("the kernel's process ended while it started")
             msg_id = self.client.kernel_info()
@@ -121,6 +122,7 @@ class StudentKernel:
                 try:
                     reply = self.client.shell_channel.get_msg(timeout=0.2)
                 except Exception:  # queue.Empty
+                    stop.check()
                     if not self.alive():
                         raise KernelDied("the kernel's process ended while it started") from None
                     continue
@@ -217,6 +219,7 @@ class StudentKernel:
         if reply_type is not None:
             poller.register(shell.socket, zmq.POLLIN)
         while not (idle and replied):
+            stop.check()
             now = time.monotonic()
             if interrupted_at is None and now > deadline:
                 result.status = "timeout" if result.status == "ok" else result.status

@@ -34,6 +34,8 @@ import sysconfig
 import time
 from dataclasses import dataclass, field
 
+from grader.judge import stop
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SANDBOX_VENV = REPO_ROOT / ".venv-sandbox"
 AGENT_FILES = {"course_judge_agent.py": pathlib.Path(__file__).with_name("agent.py"),
@@ -171,14 +173,21 @@ class SandboxProcess:
         """
         import psutil
 
-        try:
-            top = psutil.Process(self.pid)
-            procs = top.children(recursive=True)
-            if keep is None or keep == self.pid:  # unconfined: the kernel is the top process
-                keep = self.pid
-        except psutil.Error:
-            return 0
-        strays = [p for p in procs if p.pid != keep]
+        if keep is None:
+            keep = self.pid  # unconfined: the kernel is the top process
+        pids = _descendants(self.pid)
+        if pids is None:  # a kernel without /proc/PID/task/TID/children: ask psutil (slower)
+            try:
+                pids = [p.pid for p in psutil.Process(self.pid).children(recursive=True)]
+            except psutil.Error:
+                return 0
+        strays = []
+        for pid in pids:
+            if pid != keep:
+                try:
+                    strays.append(psutil.Process(pid))
+                except psutil.Error:  # it ended meanwhile
+                    pass
         for p in strays:
             try:
                 p.kill()
@@ -196,6 +205,32 @@ class SandboxProcess:
             pass
 
 
+def _descendants(pid: int) -> list[int] | None:
+    """Every descendant of ``pid``, read from ``/proc/PID/task/TID/children`` (a few small
+    files: this runs after every call into the sandbox, where psutil's scan of all of /proc
+    cost more than the call itself). ``None`` where the kernel does not provide those files."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:  # it ended meanwhile
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as f:
+                    children = [int(x) for x in f.read().split()]
+            except FileNotFoundError:
+                if not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
+                    return None
+                continue  # that thread ended meanwhile
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
 def start(spec: SandboxSpec, connection: dict, kernel_argv: list[str], timeout: float = 30.0) -> SandboxProcess:
     """Start ``kernel_argv`` (reading ``/ipc/connection.json``) in a new sandbox."""
     info_r, info_w = os.pipe()
@@ -210,7 +245,12 @@ def start(spec: SandboxSpec, connection: dict, kernel_argv: list[str], timeout: 
     finally:
         os.close(info_w)
         os.close(conn_r)
-    info = _read_info(info_r, process, timeout)
+    try:
+        info = _read_info(info_r, process, timeout)
+    except stop.GradingStopped:
+        process.kill()
+        process.wait()
+        raise
     process.stderr.close()
     return SandboxProcess(process, f"/proc/{info['child-pid']}/root{INSIDE_IPC}", info["child-pid"])
 
@@ -223,8 +263,11 @@ def _read_info(fd: int, process: subprocess.Popen, timeout: float) -> dict:
                 return json.loads(data)
             except ValueError:
                 pass
+            stop.check()
             left = deadline - time.monotonic()
-            ready, _, _ = select.select([fd], [], [], max(left, 0))
+            ready, _, _ = select.select([fd], [], [], min(max(left, 0), 0.2))
+            if not ready and left > 0.2:
+                continue
             chunk = os.read(fd, 4096) if ready else b""
             if not chunk:
                 break
