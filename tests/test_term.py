@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import os
+import pathlib
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from nbgrader.api import Gradebook
 
 from grader import notebooks
 from grader.cli import main
@@ -185,12 +187,43 @@ def test_course_folder_mistakes_are_clear_errors(tmp_path, capsys):
     assert (missing / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists()
 
 
+def repository_files() -> set[str]:
+    """Every file git would report in the repository (untracked and ignored included),
+    caches and the default course folder aside."""
+    listed = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+    return {line[3:] for line in listed.splitlines()
+            if "__pycache__" not in line and not line[3:].startswith((".pytest_cache", "grader/course/"))}
+
+
+def test_plain_nbgrader_works_from_the_grader_folder_without_path_and_leaves_no_files(tmp_path):
+    """The README's plain-nbgrader commands, with the environment's bin folder NOT on PATH
+    (nbgrader itself runs `alembic` from PATH when it creates a gradebook)."""
+    root = tmp_path / "course"
+    env = {"HOME": os.environ.get("HOME", str(tmp_path)), "PATH": "/usr/bin:/bin",
+           "COURSE_ROOT": str(root), "COURSE_CELL_TIMEOUT": CELL_TIMEOUT}
+    nbgrader = str(pathlib.Path(sys.executable).parent / "nbgrader")
+    before = repository_files()
+
+    def plain(*args):
+        done = subprocess.run([nbgrader, *args], cwd=REPO_ROOT / "grader", env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout + done.stderr
+
+    plain("generate_assignment", ASSIGNMENT, "--force")
+    submit(root / "submitted", {"ann": {}})
+    log = plain("autograde", ASSIGNMENT)
+    assert "TCP" not in log, "the kernel's transport warning is back"
+    with Gradebook(f"sqlite:///{root}/gradebook.db", "training-deep-nets") as gb:
+        assert gb.find_submission(ASSIGNMENT, "ann").score == full_marks()
+    assert repository_files() == before, "plain nbgrader wrote into the repository"
+
+
 # -- resubmissions and hand grades -----------------------------------------------------------
 
 
 def gradebook(root):
-    from nbgrader.api import Gradebook
-
     return Gradebook(f"sqlite:///{root}/gradebook.db", "training-deep-nets")
 
 
