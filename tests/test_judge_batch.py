@@ -74,3 +74,28 @@ def test_a_dask_cluster_grades_as_one_at_a_time(tmp_path, sequential):
         assert _grade(tmp_path, _batch(), scheduler=cluster.scheduler_address) == sequential
     finally:
         cluster.close()
+
+
+def test_workers_of_a_killed_grader_exit():
+    """A grader killed outright (SIGKILL, out of memory) leaves no pool worker waiting for work."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from grader.course import REPO_ROOT
+
+    code = ("import os, signal\nfrom grader.judge.batch import local_executor\n"
+            "pid = local_executor(1).submit(os.getpid).result()\n"
+            "print(pid, flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))  # an orphan holds the pipes
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    worker = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(worker) and psutil.Process(worker).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the pool worker outlived its grader"
+        time.sleep(0.2)

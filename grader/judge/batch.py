@@ -23,6 +23,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from dataclasses import dataclass
 
 import nbformat
@@ -122,12 +123,22 @@ def _worker_init() -> None:
     """Import what the hidden tests use once per worker, not once per submission.
 
     A worker ignores Ctrl-C (it reaches the whole process group): the grader's own process
-    decides what stops, and ends the workers itself (``autograde._stop_local_workers``).
+    decides what stops, and ends the workers itself (``autograde._stop_local_workers``). A
+    worker whose grader was killed outright exits within a second, with its sandboxes (an
+    orphaned pool worker would otherwise wait for work for ever, its warm kernels with it).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="parent-watch").start()
     import torch  # noqa: F401  (the oracle)
 
     torch.set_num_threads(1)
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def judge_job(job: JudgeJob) -> dict:
