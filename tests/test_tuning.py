@@ -504,6 +504,19 @@ def test_running_median(dtype):
     np.testing.assert_array_equal(tu.running_median(v[:1], 5), v[:1].astype(np.float64))  # one value
 
 
+@pytest.mark.parametrize("window", [1, 2, 3, 4, 5, 9])
+def test_running_median_is_the_windowed_median_at_every_length(window):
+    """The vectorized reference equals the definition, point by point, ends and NaN included."""
+    rng = np.random.default_rng(window)
+    for n in range(0, 24):
+        v = rng.normal(size=n)
+        if n > 6:
+            v[n // 2] = np.nan
+        half = window // 2
+        expected = [np.median(v[max(0, i - half):i + half + 1]) for i in range(n)]
+        np.testing.assert_array_equal(tu.running_median(v, window), np.array(expected, dtype=np.float64))
+
+
 @pytest.fixture(scope="module")
 def runs():
     with np.load(RUNS) as z:
