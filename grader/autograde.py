@@ -23,7 +23,6 @@ import re
 import shutil
 import signal
 import tempfile
-import threading
 import warnings
 from dataclasses import asdict, dataclass, fields
 
@@ -160,7 +159,7 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
                 with _deferred(interrupted):
                     current = _Snapshot(api, root, assignment, student)
                 bar.set_postfix_str(student)
-                with _cooperative(interrupted):
+                with _deferred(interrupted):  # the judge stops at its next wait, never mid-step
                     outcome = _grade_one(api, root, assignment, student, max_score, located[student])
                 interrupted["defer"] = True  # graded: a Ctrl-C from here on stops after this student
                 notes = [outcome.reason]
@@ -211,42 +210,26 @@ def autograde_batch(api, assignment: str, students=None, *, force: bool = False,
 def _interruptible():
     """Record a Ctrl-C (nbgrader's ``autograde`` catches every exception, KeyboardInterrupt too).
 
-    Outside the blocks marked ``_deferred`` or ``_cooperative`` a Ctrl-C raises
-    ``KeyboardInterrupt`` at once; inside them it is recorded (``hit``) and takes effect at the
-    block's end, and inside ``_cooperative`` the judge also stops at its next wait.
+    Outside the blocks marked ``_deferred`` a Ctrl-C raises ``KeyboardInterrupt`` at once;
+    inside them it is recorded (``hit``) and takes effect at the block's end. Either way it
+    requests a stop (``grader.judge.stop``), so a judge running in the block stops at its next
+    wait instead of being interrupted in the middle of a step.
     """
-    state = {"hit": False, "defer": False, "cooperative": False,
-             "main": threading.current_thread() is threading.main_thread()}
-    stop.clear()
-    if not state["main"]:  # signal handlers can only be set in the main thread
-        yield state
-        return
+    state = {"hit": False, "defer": False}
 
     def handler(signum, frame):
         state["hit"] = True
         stop.request()
-        if not state["defer"] and not state["cooperative"]:
+        if not state["defer"]:
             raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, handler)
+    stop.clear()
     try:
-        yield state
+        with stop.sigint_handler(handler) as installed:
+            state["main"] = installed
+            yield state
     finally:
-        signal.signal(signal.SIGINT, previous)
         stop.clear()
-
-
-@contextlib.contextmanager
-def _cooperative(state):
-    """Grading one student: a Ctrl-C stops the judge at its next wait (``grader.judge.stop``),
-    never in the middle of a step, and ``KeyboardInterrupt`` is raised after the block."""
-    state["cooperative"] = True
-    try:
-        yield
-    finally:
-        state["cooperative"] = False
-    if state["hit"]:
-        raise KeyboardInterrupt
 
 
 def _stop_local_workers(workers: int) -> None:

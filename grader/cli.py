@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import signal
 import sys
-import threading
 
 from grader.course import (GRADER_DIR, GradingError, assignment_names, check_assignment, course_environment,
                            course_root, load_config)
+from grader.judge.stop import sigint_handler
 
 
 def _api():
@@ -351,31 +350,21 @@ def _course_dir(args) -> pathlib.Path:
     return root.resolve()
 
 
-class _CtrlC:
-    """Ctrl-C raises ``KeyboardInterrupt`` as usual, and is remembered: nbgrader's API catches
-    it and reports a failed step, which the command must report as the interruption."""
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    pressed = []  # nbgrader's API catches a KeyboardInterrupt and reports a failed step instead
 
-    def __init__(self):
-        self.pressed = False
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-
-    def _handler(self, signum, frame):
-        self.pressed = True
+    def on_ctrl_c(signum, frame):
+        pressed.append(signum)
         raise KeyboardInterrupt
 
-    def restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+    with sigint_handler(on_ctrl_c):
+        return _run(args, argv, pressed)
 
 
-def main(argv=None) -> int:
+def _run(args, argv, pressed: list) -> int:
     from grader.lock import course_lock
 
-    args = build_parser().parse_args(argv)
-    ctrl_c = _CtrlC()
     try:
         if args.command == "mutants":  # grades in throw-away courses of its own: no course, no lock
             args.run(args)
@@ -390,7 +379,7 @@ def main(argv=None) -> int:
             print("interrupted", file=sys.stderr)
         return 130
     except (GradingError, OSError, _database_errors()) as err:  # a path or gradebook the instructor gave
-        if ctrl_c.pressed:  # nbgrader turned the KeyboardInterrupt into a failure of its step
+        if pressed:  # nbgrader turned the KeyboardInterrupt into a failure of its step
             print("interrupted", file=sys.stderr)
             return 130
         print(f"error: {err}", file=sys.stderr)
@@ -402,8 +391,6 @@ def main(argv=None) -> int:
         print(f"error: the gradebook URL {url} needs a database driver that is not installed "
               f"({err})", file=sys.stderr)
         return 2
-    finally:
-        ctrl_c.restore()
     return 0
 
 

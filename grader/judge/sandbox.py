@@ -24,6 +24,7 @@ host is writable from inside.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -205,6 +206,12 @@ class SandboxProcess:
             pass
 
 
+@functools.cache
+def _proc_lists_children() -> bool:
+    """Whether this kernel provides ``/proc/PID/task/TID/children`` (CONFIG_PROC_CHILDREN)."""
+    return os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
 def _descendants(pid: int) -> list[int] | None:
     """Every descendant of ``pid``, read from ``/proc/PID/task/TID/children`` (a few small
     files: this runs after every call into the sandbox, where psutil's scan of all of /proc
@@ -221,7 +228,7 @@ def _descendants(pid: int) -> list[int] | None:
                 with open(f"/proc/{parent}/task/{task}/children") as f:
                     children = [int(x) for x in f.read().split()]
             except FileNotFoundError:
-                if not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
+                if not _proc_lists_children():
                     return None
                 continue  # that thread ended meanwhile
             except OSError:

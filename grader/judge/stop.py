@@ -10,6 +10,8 @@ which raises ``GradingStopped`` there, where the code around it knows how to cle
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 
 _requested = threading.Event()
@@ -35,3 +37,20 @@ def check() -> None:
     """Raise ``GradingStopped`` if a stop was requested."""
     if _requested.is_set():
         raise GradingStopped("grading stopped on request")
+
+
+@contextlib.contextmanager
+def sigint_handler(handler):
+    """``handler`` receives Ctrl-C (SIGINT) inside the block; the previous one is put back after.
+
+    Only the main thread can set signal handlers: elsewhere nothing is installed. Yields
+    whether it was installed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGINT, previous)
